@@ -1,0 +1,112 @@
+from segmentdb.internal.v1 import segment_pb2 as _segment_pb2
+from segmentdb.v1 import collection_service_pb2 as _collection_service_pb2
+from segmentdb.v1 import common_pb2 as _common_pb2
+from segmentdb.v1 import record_service_pb2 as _record_service_pb2
+from segmentdb.v1 import tenancy_service_pb2 as _tenancy_service_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class DeleteDatabaseResponse(_message.Message):
+    __slots__ = ("vector_segment_ids",)
+    VECTOR_SEGMENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    vector_segment_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, vector_segment_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeleteCollectionResponse(_message.Message):
+    __slots__ = ("vector_segment_ids",)
+    VECTOR_SEGMENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    vector_segment_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, vector_segment_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PrepareQueryRequest(_message.Message):
+    __slots__ = ("collection_id", "ids", "where", "where_document")
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    WHERE_FIELD_NUMBER: _ClassVar[int]
+    WHERE_DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    collection_id: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    where: _common_pb2.Where
+    where_document: _common_pb2.WhereDocument
+    def __init__(self, collection_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., where: _Optional[_Union[_common_pb2.Where, _Mapping]] = ..., where_document: _Optional[_Union[_common_pb2.WhereDocument, _Mapping]] = ...) -> None: ...
+
+class PrepareQueryResponse(_message.Message):
+    __slots__ = ("segment", "log_sequence", "filtered", "allowed_labels", "record_count")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    LOG_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    FILTERED_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_LABELS_FIELD_NUMBER: _ClassVar[int]
+    RECORD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    segment: _segment_pb2.SegmentSpec
+    log_sequence: int
+    filtered: bool
+    allowed_labels: _containers.RepeatedScalarFieldContainer[int]
+    record_count: int
+    def __init__(self, segment: _Optional[_Union[_segment_pb2.SegmentSpec, _Mapping]] = ..., log_sequence: _Optional[int] = ..., filtered: _Optional[bool] = ..., allowed_labels: _Optional[_Iterable[int]] = ..., record_count: _Optional[int] = ...) -> None: ...
+
+class FetchRecordsRequest(_message.Message):
+    __slots__ = ("collection_id", "labels", "include")
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_FIELD_NUMBER: _ClassVar[int]
+    collection_id: str
+    labels: _containers.RepeatedScalarFieldContainer[int]
+    include: _common_pb2.Include
+    def __init__(self, collection_id: _Optional[str] = ..., labels: _Optional[_Iterable[int]] = ..., include: _Optional[_Union[_common_pb2.Include, _Mapping]] = ...) -> None: ...
+
+class FetchRecordsResponse(_message.Message):
+    __slots__ = ("labels", "records")
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedScalarFieldContainer[int]
+    records: _common_pb2.RecordBatch
+    def __init__(self, labels: _Optional[_Iterable[int]] = ..., records: _Optional[_Union[_common_pb2.RecordBatch, _Mapping]] = ...) -> None: ...
+
+class ReadLogRequest(_message.Message):
+    __slots__ = ("collection_id", "after_sequence", "limit")
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    collection_id: str
+    after_sequence: int
+    limit: int
+    def __init__(self, collection_id: _Optional[str] = ..., after_sequence: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ReadLogResponse(_message.Message):
+    __slots__ = ("sequences", "operations", "labels", "vectors", "read_through", "more")
+    SEQUENCES_FIELD_NUMBER: _ClassVar[int]
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    READ_THROUGH_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    sequences: _containers.RepeatedScalarFieldContainer[int]
+    operations: _containers.RepeatedScalarFieldContainer[_segment_pb2.LogOperation]
+    labels: _containers.RepeatedScalarFieldContainer[int]
+    vectors: _common_pb2.VectorBatch
+    read_through: int
+    more: bool
+    def __init__(self, sequences: _Optional[_Iterable[int]] = ..., operations: _Optional[_Iterable[_Union[_segment_pb2.LogOperation, str]]] = ..., labels: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[_common_pb2.VectorBatch, _Mapping]] = ..., read_through: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...
+
+class ScanVectorsRequest(_message.Message):
+    __slots__ = ("collection_id", "page_size")
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    collection_id: str
+    page_size: int
+    def __init__(self, collection_id: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class ScanVectorsResponse(_message.Message):
+    __slots__ = ("labels", "vectors", "snapshot_sequence")
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedScalarFieldContainer[int]
+    vectors: _common_pb2.VectorBatch
+    snapshot_sequence: int
+    def __init__(self, labels: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[_common_pb2.VectorBatch, _Mapping]] = ..., snapshot_sequence: _Optional[int] = ...) -> None: ...

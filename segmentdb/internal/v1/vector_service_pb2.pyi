@@ -1,0 +1,49 @@
+from segmentdb.internal.v1 import segment_pb2 as _segment_pb2
+from segmentdb.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SearchRequest(_message.Message):
+    __slots__ = ("segment", "queries", "k", "min_sequence", "filtered", "allowed_labels")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    MIN_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    FILTERED_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_LABELS_FIELD_NUMBER: _ClassVar[int]
+    segment: _segment_pb2.SegmentSpec
+    queries: _common_pb2.VectorBatch
+    k: int
+    min_sequence: int
+    filtered: bool
+    allowed_labels: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, segment: _Optional[_Union[_segment_pb2.SegmentSpec, _Mapping]] = ..., queries: _Optional[_Union[_common_pb2.VectorBatch, _Mapping]] = ..., k: _Optional[int] = ..., min_sequence: _Optional[int] = ..., filtered: _Optional[bool] = ..., allowed_labels: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Neighbors(_message.Message):
+    __slots__ = ("labels", "distances")
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    DISTANCES_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedScalarFieldContainer[int]
+    distances: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, labels: _Optional[_Iterable[int]] = ..., distances: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class SearchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[Neighbors]
+    def __init__(self, results: _Optional[_Iterable[_Union[Neighbors, _Mapping]]] = ...) -> None: ...
+
+class DropSegmentRequest(_message.Message):
+    __slots__ = ("segment_id",)
+    SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    segment_id: str
+    def __init__(self, segment_id: _Optional[str] = ...) -> None: ...
+
+class DropSegmentResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

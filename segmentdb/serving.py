@@ -1,0 +1,194 @@
+"""What every segmentdb process needs to serve gRPC: one error-mapping interceptor,
+message-size limits, health (and reflection on the gateway), a bound port reported
+back, and a clean SIGTERM/SIGINT shutdown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import traceback
+from concurrent import futures
+from typing import Callable, Iterable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from segmentdb import errors
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
+def message_options(max_message_bytes: int) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_receive_message_length", max_message_bytes),
+    ]
+
+
+def _wrap_unary(behavior: Callable) -> Callable:
+    def wrapper(request, context):
+        try:
+            return behavior(request, context)
+        except errors.SegmentDBError as err:
+            context.abort_with_status(errors.to_status(err))
+        except grpc.RpcError as err:
+            # A downstream worker's error passes through with its class and code.
+            if hasattr(err, "code") and err.code() is not None:
+                context.abort_with_status(errors.to_status(errors.from_rpc_error(err)))
+            raise
+        except Exception as exc:  # noqa: BLE001 - anything else is INTERNAL, logged
+            if _is_abort(exc):
+                raise
+            log.error("internal error in %s:\n%s", behavior.__name__, traceback.format_exc())
+            context.abort_with_status(
+                errors.to_status(errors.InternalError(f"internal error: {type(exc).__name__}: {exc}"))
+            )
+
+    return wrapper
+
+
+def _wrap_stream(behavior: Callable) -> Callable:
+    def wrapper(request, context):
+        try:
+            yield from behavior(request, context)
+        except errors.SegmentDBError as err:
+            context.abort_with_status(errors.to_status(err))
+        except grpc.RpcError as err:
+            if hasattr(err, "code") and err.code() is not None:
+                context.abort_with_status(errors.to_status(errors.from_rpc_error(err)))
+            raise
+        except Exception as exc:  # noqa: BLE001
+            if _is_abort(exc):
+                raise
+            log.error("internal error in %s:\n%s", behavior.__name__, traceback.format_exc())
+            context.abort_with_status(
+                errors.to_status(errors.InternalError(f"internal error: {type(exc).__name__}: {exc}"))
+            )
+
+    return wrapper
+
+
+def _is_abort(exc: BaseException) -> bool:
+    # context.abort raises a bare Exception subclass internal to grpc; let it through.
+    return type(exc).__module__.startswith("grpc")
+
+
+class ErrorInterceptor(grpc.ServerInterceptor):
+    """Maps SegmentDBError (and downstream RpcErrors) to statuses; nothing leaks as UNKNOWN."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary(handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+class Served:
+    """A started server, its bound port and its health servicer."""
+
+    def __init__(self, server: grpc.Server, port: int, health_servicer: health.HealthServicer,
+                 service_names: Iterable[str]):
+        self.server = server
+        self.port = port
+        self.health = health_servicer
+        self.service_names = list(service_names)
+
+    def set_serving(self, serving: bool) -> None:
+        status = (health_pb2.HealthCheckResponse.SERVING if serving
+                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        for name in ["", *self.service_names]:
+            self.health.set(name, status)
+
+
+def build_server(
+    register: Callable[[grpc.Server], Iterable[str]],
+    *,
+    host: str,
+    port: int,
+    max_message_bytes: int,
+    max_workers: int = 16,
+    reflection: bool = False,
+) -> Served:
+    """Create, register and start a server; returns it NOT_SERVING until set_serving(True).
+
+    `register(server)` adds the servicers and returns their full service names.
+    """
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers),
+        interceptors=[ErrorInterceptor()],
+        options=message_options(max_message_bytes) + [("grpc.so_reuseport", 0)],
+    )
+    names = list(register(server))
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if reflection:
+        from grpc_reflection.v1alpha import reflection as grpc_reflection
+
+        grpc_reflection.enable_server_reflection(
+            [*names, health.SERVICE_NAME, grpc_reflection.SERVICE_NAME], server
+        )
+    address = f"{host}:{port}" if not host.startswith("unix:") else host
+    bound = server.add_insecure_port(address)
+    if bound == 0 and not host.startswith("unix:"):
+        raise OSError(f"could not bind {address}: port in use or host not available")
+    server.start()
+    served = Served(server, bound, health_servicer, names)
+    served.set_serving(False)
+    return served
+
+
+def write_port_file(path: str | None, port: int) -> None:
+    """Tell a supervisor which port we bound (written atomically, after start)."""
+    if not path:
+        return
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump({"port": port, "pid": os.getpid()}, fh)
+    os.replace(tmp, path)
+
+
+def wait_for_signal(served: Served, on_stop: Callable[[], None], grace: float = 5.0) -> None:
+    """Block until SIGTERM/SIGINT, then: NOT_SERVING, drain, stop, `on_stop()`."""
+    stop = threading.Event()
+
+    def handle(signum, _frame):
+        log.info("signal %s: shutting down", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    while not stop.wait(0.5):
+        pass
+    served.set_serving(False)
+    served.server.stop(grace).wait()
+    on_stop()
+
+
+def channel(address: str, max_message_bytes: int) -> grpc.Channel:
+    """An insecure channel to another segmentdb process with our size limits."""
+    return grpc.insecure_channel(address, options=message_options(max_message_bytes))
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
+    )
