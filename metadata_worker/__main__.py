@@ -1,0 +1,59 @@
+"""`python -m metadata_worker --path DIR` (also `segmentdb metadata-worker`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from segmentdb import serving
+
+from metadata_worker import config as config_module
+from metadata_worker.migrate import MigrationError
+from metadata_worker.store import FolderLockedError
+
+EXAMPLE = """example:
+  python -m metadata_worker --path ./segmentdb_data --port 0 --port-file /tmp/mw.json
+
+Every flag can also come from an environment variable: """ + ", ".join(
+    f"--{name.replace('_', '-')}={env}" for name, env in config_module.ENVIRONMENT.items()
+)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="segmentdb metadata-worker",
+        description="Serve <path>/chroma.sqlite3 (collections, records, the log) over gRPC.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--path", help="data folder (created if missing)")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", help="port to bind; 0 picks a free one (default 0)")
+    p.add_argument("--port-file", dest="port_file",
+                   help='write {"port": N, "pid": P} here once SERVING')
+    p.add_argument("--max-message-size", dest="max_message_size",
+                   help="largest gRPC message, e.g. 256MiB (default 256MiB)")
+    p.add_argument("--log-level", dest="log_level", help="DEBUG, INFO, WARNING... (default INFO)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        config = config_module.resolve(vars(args))
+    except ValueError as exc:
+        print(f"metadata-worker: {exc}", file=sys.stderr)
+        return 2
+    serving.configure_logging(config.log_level)
+    from metadata_worker.server import serve  # after logging is configured
+
+    try:
+        serve(config)
+    except (FolderLockedError, MigrationError, OSError) as exc:
+        print(f"metadata-worker: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The metadata worker's settings: flags, else SEGMENTDB_* environment variables, else defaults.
+
+This is the only module that reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
+from segmentdb.units import parse_size
+
+# Setting -> environment variable (documented in `--help`).
+ENVIRONMENT = {
+    "path": "SEGMENTDB_PATH",
+    "host": "SEGMENTDB_HOST",
+    "port": "SEGMENTDB_PORT",
+    "port_file": "SEGMENTDB_PORT_FILE",
+    "max_message_size": "SEGMENTDB_MAX_MESSAGE_SIZE",
+    "log_level": "SEGMENTDB_LOG_LEVEL",
+}
+DEFAULTS = {
+    "host": "127.0.0.1",
+    "port": "0",
+    "port_file": None,
+    "max_message_size": str(DEFAULT_MAX_MESSAGE_BYTES),
+    "log_level": "INFO",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str                 # the data folder; chroma.sqlite3 lives in it
+    host: str = "127.0.0.1"
+    port: int = 0             # 0: any free port (reported through port_file)
+    port_file: str | None = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    log_level: str = "INFO"
+
+
+def resolve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Config:
+    """A Config from parsed flags (None = not given), falling back to the environment."""
+    environ = os.environ if environ is None else environ
+
+    def pick(name: str):
+        value = flags.get(name)
+        if value is None:
+            value = environ.get(ENVIRONMENT[name]) or DEFAULTS.get(name)
+        return value
+
+    path = pick("path")
+    if not path:
+        raise ValueError(f"--path is required (or set {ENVIRONMENT['path']}): the data folder")
+    port = pick("port")
+    try:
+        port = int(port)
+    except ValueError:
+        raise ValueError(f"--port: {port!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--port: {port} is outside 0-65535")
+    return Config(
+        path=str(path),
+        host=str(pick("host")),
+        port=port,
+        port_file=pick("port_file"),
+        max_message_bytes=parse_size(str(pick("max_message_size"))),
+        log_level=str(pick("log_level")).upper(),
+    )

@@ -1,0 +1,232 @@
+"""`where` / `where_document` protos -> parameterized SQL over a row `e` of embeddings.
+
+This module is THE validator of filters: the gateway passes them through unchanged, and
+every malformed filter raises InvalidArgumentError with a path to the offending part,
+e.g. `where.$and[1].age: $gt needs an int or float`.
+
+Semantics (docs/internals.md "Semantics decided"):
+- scalar metadata lives in embedding_metadata, list metadata in embedding_metadata_array;
+- $eq/$ne/$in/$nin compare scalars only, so a list value is never "equal" (and therefore
+  always "not equal"); $ne/$nin/$not_contains also match records lacking the key;
+- ints and floats compare with each other (5 == 5.0); bools are stored only in
+  bool_value, so a bool never equals an int;
+- $contains/$not_contains look inside list values;
+- documents: substring (case-sensitive; the FTS5 trigram index pre-filters patterns of
+  3+ characters, instr decides) and Python `re.search`; a record without a document
+  matches only $not_contains / $not_regex.
+Values never enter the SQL text; lists travel as one JSON parameter read by json_each.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from segmentdb.errors import InvalidArgumentError
+from segmentdb.v1 import common_pb2
+
+from metadata_worker.domain import Condition
+
+Op = common_pb2.ComparisonOperator
+DocOp = common_pb2.DocumentOperator
+
+_OP_NAMES = {
+    Op.COMPARISON_OPERATOR_EQ: "$eq", Op.COMPARISON_OPERATOR_NE: "$ne",
+    Op.COMPARISON_OPERATOR_GT: "$gt", Op.COMPARISON_OPERATOR_GTE: "$gte",
+    Op.COMPARISON_OPERATOR_LT: "$lt", Op.COMPARISON_OPERATOR_LTE: "$lte",
+    Op.COMPARISON_OPERATOR_IN: "$in", Op.COMPARISON_OPERATOR_NIN: "$nin",
+    Op.COMPARISON_OPERATOR_CONTAINS: "$contains",
+    Op.COMPARISON_OPERATOR_NOT_CONTAINS: "$not_contains",
+}
+_RANGE_SQL = {
+    Op.COMPARISON_OPERATOR_GT: ">", Op.COMPARISON_OPERATOR_GTE: ">=",
+    Op.COMPARISON_OPERATOR_LT: "<", Op.COMPARISON_OPERATOR_LTE: "<=",
+}
+_DOC_OP_NAMES = {
+    DocOp.DOCUMENT_OPERATOR_CONTAINS: "$contains",
+    DocOp.DOCUMENT_OPERATOR_NOT_CONTAINS: "$not_contains",
+    DocOp.DOCUMENT_OPERATOR_REGEX: "$regex",
+    DocOp.DOCUMENT_OPERATOR_NOT_REGEX: "$not_regex",
+}
+# The trigram tokenizer indexes 3-character windows: shorter patterns cannot use it.
+FULLTEXT_MIN_PATTERN = 3
+_LIST_KINDS = ("string_list", "int_list", "float_list", "bool_list")
+
+# Records of the collection whose scalar (or list element) at `key` satisfies a test.
+_SCALAR_IDS = "SELECT id FROM embedding_metadata WHERE key = ? AND "
+_ARRAY_IDS = "SELECT id FROM embedding_metadata_array WHERE key = ? AND "
+
+
+# -- where ---------------------------------------------------------------------------------
+
+def compile_where(where: common_pb2.Where, path: str = "where") -> Condition:
+    """The SQL condition a metadata filter stands for; raises InvalidArgumentError."""
+    kind = where.WhichOneof("expr")
+    if kind is None:
+        raise InvalidArgumentError(
+            f"{path}: empty filter; give a condition such as {{\"key\": value}} or "
+            "combine conditions with $and / $or (or omit the filter)"
+        )
+    if kind in ("all_of", "any_of"):
+        name = "$and" if kind == "all_of" else "$or"
+        clauses = getattr(where, kind).clauses
+        if len(clauses) < 2:
+            raise InvalidArgumentError(
+                f"{path}.{name}: needs at least 2 clauses, got {len(clauses)}; "
+                f"use the clause directly instead of a one-element {name}"
+            )
+        parts = [compile_where(c, f"{path}.{name}[{i}]") for i, c in enumerate(clauses)]
+        return _join(parts, " AND " if kind == "all_of" else " OR ")
+    return _compile_condition(where.condition, path)
+
+
+def _compile_condition(cond: common_pb2.FieldCondition, path: str) -> Condition:
+    if not cond.key:
+        raise InvalidArgumentError(f"{path}: the metadata key is empty; name a key")
+    where = f"{path}.{cond.key}"
+    op = cond.operator
+    if op not in _OP_NAMES:
+        raise InvalidArgumentError(
+            f"{where}: operator {Op.Name(op) if op in Op.values() else op} is not supported; "
+            "use one of " + ", ".join(_OP_NAMES.values())
+        )
+    name = _OP_NAMES[op]
+    value = cond.value
+    kind = value.WhichOneof("kind")
+    if kind is None:
+        raise InvalidArgumentError(f"{where}: {name} has no value; give the value to compare")
+    if kind == "null_value":
+        raise InvalidArgumentError(
+            f"{where}: {name} with null is not allowed in a filter; to find records without "
+            "the key use $ne/$nin with a value they cannot have"
+        )
+
+    if op in (Op.COMPARISON_OPERATOR_IN, Op.COMPARISON_OPERATOR_NIN):
+        if kind not in _LIST_KINDS:
+            raise InvalidArgumentError(f"{where}: {name} needs a list of str, int, float or bool")
+        items = list(getattr(value, kind).values)
+        test = _scalar_in_test(kind, items, where)
+        sql = f"e.id {'IN' if op == Op.COMPARISON_OPERATOR_IN else 'NOT IN'} ({_SCALAR_IDS}{test.sql})"
+        return Condition(sql, (cond.key, *test.params))
+
+    if kind in _LIST_KINDS:
+        raise InvalidArgumentError(
+            f"{where}: {name} needs a single str, int, float or bool, not a list"
+            + ("; use $in / $nin to match one of several values" if name in ("$eq", "$ne") else "")
+        )
+    scalar = getattr(value, kind)
+
+    if op in _RANGE_SQL:
+        if kind not in ("int_value", "float_value"):
+            raise InvalidArgumentError(f"{where}: {name} needs an int or float")
+        _check_finite(scalar, where)
+        sym = _RANGE_SQL[op]
+        test = Condition(f"(int_value {sym} ? OR float_value {sym} ?)", (scalar, scalar))
+        return Condition(f"e.id IN ({_SCALAR_IDS}{test.sql})", (cond.key, *test.params))
+
+    test = _scalar_eq_test(kind, scalar, where)
+    if op == Op.COMPARISON_OPERATOR_EQ:
+        return Condition(f"e.id IN ({_SCALAR_IDS}{test.sql})", (cond.key, *test.params))
+    if op == Op.COMPARISON_OPERATOR_NE:
+        return Condition(f"e.id NOT IN ({_SCALAR_IDS}{test.sql})", (cond.key, *test.params))
+    negate = "NOT " if op == Op.COMPARISON_OPERATOR_NOT_CONTAINS else ""
+    return Condition(f"e.id {negate}IN ({_ARRAY_IDS}{test.sql})", (cond.key, *test.params))
+
+
+def _scalar_eq_test(kind: str, scalar, where: str) -> Condition:
+    """A test on one metadata row: its value equals `scalar` (ints and floats cross-compare)."""
+    if kind == "string_value":
+        return Condition("string_value = ?", (scalar,))
+    if kind == "bool_value":
+        return Condition("bool_value = ?", (int(scalar),))
+    _check_finite(scalar, where)
+    return Condition("(int_value = ? OR float_value = ?)", (scalar, scalar))
+
+
+def _scalar_in_test(kind: str, items: list, where: str) -> Condition:
+    """A test on one metadata row: its value is one of `items` (one JSON parameter)."""
+    if kind == "string_list":
+        return Condition("string_value IN (SELECT value FROM json_each(?))", (json.dumps(items),))
+    if kind == "bool_list":
+        return Condition("bool_value IN (SELECT value FROM json_each(?))",
+                         (json.dumps([int(b) for b in items]),))
+    for item in items:
+        _check_finite(item, where)
+    packed = json.dumps(items)
+    return Condition(
+        "(int_value IN (SELECT value FROM json_each(?)) "
+        "OR float_value IN (SELECT value FROM json_each(?)))",
+        (packed, packed),
+    )
+
+
+def _check_finite(number, where: str) -> None:
+    if isinstance(number, float) and not math.isfinite(number):
+        raise InvalidArgumentError(f"{where}: NaN and infinity cannot be compared; give a finite number")
+
+
+# -- where_document --------------------------------------------------------------------------
+
+def compile_where_document(doc: common_pb2.WhereDocument, path: str = "where_document") -> Condition:
+    """The SQL condition a document filter stands for; raises InvalidArgumentError."""
+    kind = doc.WhichOneof("expr")
+    if kind is None:
+        raise InvalidArgumentError(
+            f"{path}: empty document filter; give e.g. {{\"$contains\": \"text\"}} "
+            "(or omit the filter)"
+        )
+    if kind in ("all_of", "any_of"):
+        name = "$and" if kind == "all_of" else "$or"
+        clauses = getattr(doc, kind).clauses
+        if len(clauses) < 2:
+            raise InvalidArgumentError(
+                f"{path}.{name}: needs at least 2 clauses, got {len(clauses)}; "
+                f"use the clause directly instead of a one-element {name}"
+            )
+        parts = [compile_where_document(c, f"{path}.{name}[{i}]") for i, c in enumerate(clauses)]
+        return _join(parts, " AND " if kind == "all_of" else " OR ")
+
+    cond = doc.condition
+    op = cond.operator
+    if op not in _DOC_OP_NAMES:
+        raise InvalidArgumentError(
+            f"{path}: document operator "
+            f"{DocOp.Name(op) if op in DocOp.values() else op} is not supported; use one of "
+            + ", ".join(_DOC_OP_NAMES.values())
+        )
+    where = f"{path}.{_DOC_OP_NAMES[op]}"
+    pattern = cond.pattern
+    if op == DocOp.DOCUMENT_OPERATOR_CONTAINS:
+        if len(pattern) >= FULLTEXT_MIN_PATTERN:
+            # The trigram index narrows the candidates; instr keeps the answer exact.
+            return Condition(
+                "(e.document IS NOT NULL AND e.id IN (SELECT rowid FROM embedding_fulltext_search"
+                " WHERE embedding_fulltext_search MATCH ?) AND instr(e.document, ?) > 0)",
+                (_fts_phrase(pattern), pattern),
+            )
+        return Condition("(e.document IS NOT NULL AND instr(e.document, ?) > 0)", (pattern,))
+    if op == DocOp.DOCUMENT_OPERATOR_NOT_CONTAINS:
+        return Condition("(e.document IS NULL OR instr(e.document, ?) = 0)", (pattern,))
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise InvalidArgumentError(
+            f"{where}: invalid regular expression {pattern!r}: {exc}; use Python re syntax"
+        ) from None
+    if op == DocOp.DOCUMENT_OPERATOR_REGEX:
+        return Condition("(e.document IS NOT NULL AND e.document REGEXP ?)", (pattern,))
+    return Condition("(e.document IS NULL OR NOT (e.document REGEXP ?))", (pattern,))
+
+
+def _fts_phrase(pattern: str) -> str:
+    """An FTS5 phrase query matching `pattern` literally (quotes doubled)."""
+    return '"' + pattern.replace('"', '""') + '"'
+
+
+def _join(parts: list[Condition], glue: str) -> Condition:
+    sql = glue.join(f"({p.sql})" for p in parts)
+    params: tuple = ()
+    for p in parts:
+        params += p.params
+    return Condition(f"({sql})", params)

@@ -1,0 +1,49 @@
+"""Build and run the metadata worker's gRPC server.
+
+Order on start: lock the folder and run migrations (Store), bind and start the server,
+report SERVING, then write the port file. On SIGTERM/SIGINT: NOT_SERVING, drain
+in-flight calls, stop, close SQLite (releasing the lock), return.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from segmentdb import serving
+from segmentdb.internal.v1 import metadata_service_pb2, metadata_service_pb2_grpc
+
+from metadata_worker.config import Config
+from metadata_worker.servicer import MetadataServicer
+from metadata_worker.store import Store
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = metadata_service_pb2.DESCRIPTOR.services_by_name["MetadataService"].full_name
+
+
+def build(config: Config) -> tuple[serving.Served, Store]:
+    """Open the store (lock + migrations) and start serving it; returns SERVING."""
+    store = Store(config.path)
+    try:
+        servicer = MetadataServicer(store)
+
+        def register(server):
+            metadata_service_pb2_grpc.add_MetadataServiceServicer_to_server(servicer, server)
+            return [SERVICE_NAME]
+
+        served = serving.build_server(register, host=config.host, port=config.port,
+                                      max_message_bytes=config.max_message_bytes)
+    except BaseException:
+        store.close()
+        raise
+    served.set_serving(True)
+    return served, store
+
+
+def serve(config: Config) -> None:
+    """Run until SIGTERM/SIGINT, then shut down cleanly."""
+    served, store = build(config)
+    serving.write_port_file(config.port_file, served.port)
+    log.info("metadata worker serving %s on %s:%d", store.db_path, config.host, served.port)
+    serving.wait_for_signal(served, store.close)
+    log.info("metadata worker stopped")

@@ -1,0 +1,187 @@
+"""segmentdb.internal.v1.MetadataService: translate protos, delegate to the store.
+
+No SQL here: each RPC converts its request (convert / filters / collection_config),
+runs one store function in one transaction (Store.write / Store.read) and converts the
+result back. Errors are raised as segmentdb.errors classes; the server's interceptor
+turns them into statuses.
+"""
+
+from __future__ import annotations
+
+from segmentdb import errors, vectors
+from segmentdb.internal.v1 import metadata_service_pb2 as msvc
+from segmentdb.internal.v1 import metadata_service_pb2_grpc, segment_pb2
+from segmentdb.v1 import collection_service_pb2 as csvc
+from segmentdb.v1 import record_service_pb2 as rsvc
+from segmentdb.v1 import tenancy_pb2
+from segmentdb.v1 import tenancy_service_pb2 as tsvc
+
+from metadata_worker import (
+    collection_config, convert, filters, store_collections as collections, store_log,
+    store_records as records,
+)
+from metadata_worker.domain import RecordSelection
+from metadata_worker.store import Store
+
+
+def selection_of(request) -> RecordSelection:
+    """ids AND where AND where_document of a request (each only when given)."""
+    selection = RecordSelection(ids=list(request.ids) if len(request.ids) else None)
+    if request.HasField("where"):
+        selection.conditions.append(filters.compile_where(request.where))
+    if request.HasField("where_document"):
+        selection.conditions.append(filters.compile_where_document(request.where_document))
+    return selection
+
+
+class MetadataServicer(metadata_service_pb2_grpc.MetadataServiceServicer):
+    def __init__(self, store: Store):
+        self.store = store
+
+    # -- tenants and databases ---------------------------------------------------------------
+
+    def CreateTenant(self, request, context):
+        name = self.store.write(collections.create_tenant, request.name)
+        return tsvc.CreateTenantResponse(tenant=tenancy_pb2.Tenant(name=name))
+
+    def GetTenant(self, request, context):
+        name = self.store.read(collections.get_tenant, request.name)
+        return tsvc.GetTenantResponse(tenant=tenancy_pb2.Tenant(name=name))
+
+    def CreateDatabase(self, request, context):
+        db = self.store.write(collections.create_database, request.tenant, request.name)
+        return tsvc.CreateDatabaseResponse(database=convert.database_to_proto(db))
+
+    def GetDatabase(self, request, context):
+        db = self.store.read(collections.get_database, request.tenant, request.name)
+        return tsvc.GetDatabaseResponse(database=convert.database_to_proto(db))
+
+    def ListDatabases(self, request, context):
+        dbs = self.store.read(collections.list_databases, request.tenant, request.limit,
+                              request.offset)
+        return tsvc.ListDatabasesResponse(databases=[convert.database_to_proto(d) for d in dbs])
+
+    def DeleteDatabase(self, request, context):
+        removed = self.store.write(collections.delete_database, request.tenant, request.name)
+        return msvc.DeleteDatabaseResponse(vector_segment_ids=removed)
+
+    # -- collections -------------------------------------------------------------------------
+
+    def CreateCollection(self, request, context):
+        metadata = convert.metadata_from_proto(request.metadata, "metadata", allow_lists=False)
+        hnsw = collection_config.resolve_create(
+            convert.hnsw_from_proto(request.configuration.hnsw), metadata)
+        collection, created = self.store.write(
+            collections.create_collection, request.tenant, request.database, request.name,
+            metadata, hnsw, request.get_or_create)
+        return csvc.CreateCollectionResponse(
+            collection=convert.collection_to_proto(collection), created=created)
+
+    def GetCollection(self, request, context):
+        selector = request.WhichOneof("selector")
+        if selector is None:
+            raise errors.InvalidArgumentError("GetCollection needs a name or an id")
+        if selector == "id":
+            collection = self.store.read(collections.get_collection_by_id, request.id)
+        else:
+            collection = self.store.read(collections.get_collection_by_name, request.tenant,
+                                         request.database, request.name)
+        return csvc.GetCollectionResponse(collection=convert.collection_to_proto(collection))
+
+    def ListCollections(self, request, context):
+        found = self.store.read(collections.list_collections, request.tenant, request.database,
+                                request.limit, request.offset)
+        return csvc.ListCollectionsResponse(
+            collections=[convert.collection_to_proto(c) for c in found])
+
+    def CountCollections(self, request, context):
+        count = self.store.read(collections.count_collections, request.tenant, request.database)
+        return csvc.CountCollectionsResponse(count=count)
+
+    def ModifyCollection(self, request, context):
+        replace = request.HasField("new_metadata")
+        metadata = (convert.metadata_from_proto(request.new_metadata, "new_metadata",
+                                                allow_lists=False) if replace else None)
+        collection = self.store.write(
+            collections.modify_collection, request.collection_id,
+            request.new_name if request.HasField("new_name") else None,
+            metadata, replace, convert.hnsw_from_proto(request.new_configuration.hnsw))
+        return csvc.ModifyCollectionResponse(collection=convert.collection_to_proto(collection))
+
+    def DeleteCollection(self, request, context):
+        removed = self.store.write(collections.delete_collection, request.tenant,
+                                   request.database, request.name)
+        return msvc.DeleteCollectionResponse(vector_segment_ids=removed)
+
+    # -- records -----------------------------------------------------------------------------
+
+    def AddRecords(self, request, context):
+        batch = convert.record_write(request, vectors_required=True, allow_delete=False)
+        sequence, inserted = self.store.write(records.add, request.collection_id, batch)
+        return rsvc.AddRecordsResponse(log_sequence=sequence, inserted=inserted)
+
+    def UpsertRecords(self, request, context):
+        batch = convert.record_write(request, vectors_required=True, allow_delete=True)
+        sequence, inserted, updated = self.store.write(records.upsert, request.collection_id,
+                                                       batch)
+        return rsvc.UpsertRecordsResponse(log_sequence=sequence, inserted=inserted,
+                                          updated=updated)
+
+    def UpdateRecords(self, request, context):
+        batch = convert.record_write(request, vectors_required=False, allow_delete=True)
+        sequence, updated = self.store.write(records.update, request.collection_id, batch)
+        return rsvc.UpdateRecordsResponse(log_sequence=sequence, updated=updated)
+
+    def DeleteRecords(self, request, context):
+        sequence, deleted = self.store.write(records.delete, request.collection_id,
+                                             selection_of(request))
+        return rsvc.DeleteRecordsResponse(log_sequence=sequence, deleted=deleted)
+
+    def GetRecords(self, request, context):
+        include = convert.include_from_proto(request)
+        limit = request.limit if request.HasField("limit") else None
+        found = self.store.read(records.get, request.collection_id, selection_of(request),
+                                limit, request.offset, include)
+        return rsvc.GetRecordsResponse(records=convert.records_to_proto(found))
+
+    def CountRecords(self, request, context):
+        return rsvc.CountRecordsResponse(
+            count=self.store.read(records.count, request.collection_id))
+
+    # -- for gateways and vector workers ------------------------------------------------------
+
+    def PrepareQuery(self, request, context):
+        collection, sequence, allowed, count = self.store.read(
+            records.prepare_query, request.collection_id, selection_of(request))
+        return msvc.PrepareQueryResponse(
+            segment=segment_pb2.SegmentSpec(
+                segment_id=collection.vector_segment_id, collection_id=collection.id,
+                dimension=collection.dimension or 0,
+                hnsw=convert.hnsw_to_proto(collection.hnsw)),
+            log_sequence=sequence,
+            filtered=allowed is not None,
+            allowed_labels=allowed or [],
+            record_count=count,
+        )
+
+    def FetchRecords(self, request, context):
+        include = convert.include_from_proto(request, allow_distances=True)
+        found = self.store.read(records.fetch_by_labels, request.collection_id,
+                                list(request.labels), include)
+        return msvc.FetchRecordsResponse(labels=found.labels,
+                                         records=convert.records_to_proto(found))
+
+    def ReadLog(self, request, context):
+        page = self.store.read(store_log.read, request.collection_id, request.after_sequence,
+                               request.limit)
+        return msvc.ReadLogResponse(
+            sequences=page.sequences, operations=page.operations, labels=page.labels,
+            vectors=vectors.encode(page.vectors), read_through=page.read_through,
+            more=page.more)
+
+    def ScanVectors(self, request, context):
+        for labels, array, snapshot in self.store.stream(store_log.scan, request.collection_id,
+                                                         request.page_size):
+            yield msvc.ScanVectorsResponse(labels=labels, vectors=vectors.encode(array),
+                                               snapshot_sequence=snapshot)
+

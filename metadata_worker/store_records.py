@@ -1,0 +1,257 @@
+"""Records of a collection: add / upsert / update / delete / get / count / fetch.
+
+Functions of a connection, run through Store.write or Store.read: each write function is
+one transaction (records, metadata, full-text rows, log rows), so a failing
+batch leaves nothing behind. Batches are written with executemany and ids are looked up
+with one query per batch (a JSON array read by json_each), never one query per id.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+
+from segmentdb import errors, vectors
+
+from metadata_worker import store_collections, store_fulltext, store_log, store_metadata
+from metadata_worker.domain import (
+    LOG_DELETE, LOG_UPSERT, Collection, Include, Records, RecordSelection, RecordWrite,
+)
+
+
+# -- checks -------------------------------------------------------------------------------------
+
+def _check_ids(ids: list[str]) -> None:
+    seen: dict[str, int] = {}
+    for i, record_id in enumerate(ids):
+        if not record_id:
+            raise errors.InvalidArgumentError(f"ids[{i}]: ids must be non-empty strings")
+        if "\x00" in record_id:
+            # SQLite's json_each (our batched id lookup) ends a string at NUL.
+            raise errors.InvalidArgumentError(f"ids[{i}]: ids must not contain NUL characters")
+        if record_id in seen:
+            raise errors.DuplicateIDError(
+                f"ids[{i}]: id {record_id!r} also appears at ids[{seen[record_id]}]; "
+                "ids in one request must be unique"
+            )
+        seen[record_id] = i
+
+
+def _fix_dimension(conn: sqlite3.Connection, collection: Collection, batch: RecordWrite,
+                   writes: bool) -> None:
+    """Check the batch's vectors against the collection's dimension; the first write that
+    stores vectors (`writes`) fixes it. A mismatch is an error even if nothing is written."""
+    if batch.vectors is None or batch.vectors.shape[0] == 0:
+        return
+    got = int(batch.vectors.shape[1])
+    if collection.dimension is None:
+        if writes:
+            store_collections.set_dimension(conn, collection.id, got)
+        return
+    if got != collection.dimension:
+        raise errors.InvalidDimensionException(
+            f"embeddings: dimension {got} does not match the collection's dimension "
+            f"{collection.dimension}; send {collection.dimension}-dimensional vectors"
+        )
+
+
+def _blobs(array: np.ndarray) -> list[bytes]:
+    data = np.ascontiguousarray(array, dtype=vectors.WIRE_DTYPE).tobytes()
+    width = array.shape[1] * 4
+    return [data[i:i + width] for i in range(0, len(data), width)]
+
+
+def _existing(conn: sqlite3.Connection, collection: Collection, ids: list[str]) -> dict[str, int]:
+    """{id: label} of the ids already in the collection."""
+    if not ids:
+        return {}
+    return dict(conn.execute(
+        "SELECT embedding_id, id FROM embeddings "
+        "WHERE segment_id = ? AND embedding_id IN (SELECT value FROM json_each(?))",
+        (collection.metadata_segment_id, json.dumps(ids)),
+    ).fetchall())
+
+
+def _log_sequence(conn: sqlite3.Connection, collection: Collection, seqs: list[int]) -> int:
+    return seqs[-1] if seqs else store_log.position(conn, collection.id)
+
+
+# -- writes ---------------------------------------------------------------------------------------
+
+def _insert(conn: sqlite3.Connection, collection: Collection, batch: RecordWrite,
+            positions: list[int]) -> list[int]:
+    """Insert the records at `positions` of the batch; returns their log sequences."""
+    if not positions:
+        return []
+    first = store_log.next_id(conn, "embeddings")
+    labels = list(range(first, first + len(positions)))
+    seqs = store_log.append(conn, collection.id, [(LOG_UPSERT, label) for label in labels])
+    blobs = _blobs(batch.vectors[positions])
+    documents = batch.documents
+    conn.executemany(
+        "INSERT INTO embeddings (id, segment_id, embedding_id, seq_id, document, vector) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(label, collection.metadata_segment_id, batch.ids[p], seq,
+          documents[p] if documents is not None else None, blob)
+         for label, p, seq, blob in zip(labels, positions, seqs, blobs)],
+    )
+    if documents is not None:
+        store_fulltext.insert(conn, [(label, documents[p]) for label, p in zip(labels, positions)])
+    if batch.metadatas is not None:
+        store_metadata.insert(conn, [(label, batch.metadatas[p])
+                                     for label, p in zip(labels, positions)])
+    return seqs
+
+
+def _update(conn: sqlite3.Connection, collection: Collection, batch: RecordWrite,
+            targets: list[tuple[int, int]]) -> list[int]:
+    """Update existing records [(position in batch, label)]; returns log sequences."""
+    if not targets:
+        return []
+    seqs: list[int] = []
+    if batch.vectors is not None and batch.vectors.shape[0]:
+        labels = [label for _, label in targets]
+        seqs = store_log.append(conn, collection.id, [(LOG_UPSERT, label) for label in labels])
+        blobs = _blobs(batch.vectors[[p for p, _ in targets]])
+        conn.executemany("UPDATE embeddings SET vector = ?, seq_id = ? WHERE id = ?",
+                         list(zip(blobs, seqs, labels)))
+    if batch.documents is not None:
+        changed = [(batch.documents[p], label) for p, label in targets
+                   if batch.documents[p] is not None]
+        conn.executemany("UPDATE embeddings SET document = ? WHERE id = ?", changed)
+        store_fulltext.replace(conn, [(label, doc) for doc, label in changed])
+    if batch.metadatas is not None:
+        store_metadata.merge(conn, [(label, batch.metadatas[p]) for p, label in targets])
+    return seqs
+
+
+def add(conn: sqlite3.Connection, collection_id: str, batch: RecordWrite) -> tuple[int, int]:
+    """(log_sequence, inserted). Ids that already exist are left unchanged."""
+    collection = store_collections.get_collection_by_id(conn, collection_id)
+    _check_ids(batch.ids)
+    existing = _existing(conn, collection, batch.ids)
+    positions = [i for i, record_id in enumerate(batch.ids) if record_id not in existing]
+    _fix_dimension(conn, collection, batch, writes=bool(positions))
+    seqs = _insert(conn, collection, batch, positions)
+    return _log_sequence(conn, collection, seqs), len(positions)
+
+
+def upsert(conn: sqlite3.Connection, collection_id: str,
+           batch: RecordWrite) -> tuple[int, int, int]:
+    """(log_sequence, inserted, updated)."""
+    collection = store_collections.get_collection_by_id(conn, collection_id)
+    _check_ids(batch.ids)
+    existing = _existing(conn, collection, batch.ids)
+    new = [i for i, record_id in enumerate(batch.ids) if record_id not in existing]
+    old = [(i, existing[record_id]) for i, record_id in enumerate(batch.ids)
+           if record_id in existing]
+    _fix_dimension(conn, collection, batch, writes=bool(batch.ids))
+    seqs = _update(conn, collection, batch, old) + _insert(conn, collection, batch, new)
+    return _log_sequence(conn, collection, sorted(seqs)), len(new), len(old)
+
+
+def update(conn: sqlite3.Connection, collection_id: str, batch: RecordWrite) -> tuple[int, int]:
+    """(log_sequence, updated). Unknown ids are ignored."""
+    collection = store_collections.get_collection_by_id(conn, collection_id)
+    _check_ids(batch.ids)
+    existing = _existing(conn, collection, batch.ids)
+    old = [(i, existing[record_id]) for i, record_id in enumerate(batch.ids)
+           if record_id in existing]
+    _fix_dimension(conn, collection, batch, writes=bool(old))
+    seqs = _update(conn, collection, batch, old)
+    return _log_sequence(conn, collection, seqs), len(old)
+
+
+def delete(conn: sqlite3.Connection, collection_id: str,
+           selection: RecordSelection) -> tuple[int, int]:
+    """(log_sequence, deleted). Needs ids or a filter."""
+    if not selection.restricted:
+        raise errors.InvalidArgumentError(
+            "delete needs ids, where or where_document; to delete every record, delete the "
+            "collection"
+        )
+    collection = store_collections.get_collection_by_id(conn, collection_id)
+    labels = select_labels(conn, collection, selection)
+    if labels:
+        store_fulltext.delete(conn, labels)
+        # Metadata rows go by ON DELETE CASCADE.
+        conn.execute("DELETE FROM embeddings WHERE id IN (SELECT value FROM json_each(?))",
+                     (json.dumps(labels),))
+    seqs = store_log.append(conn, collection.id, [(LOG_DELETE, label) for label in labels])
+    return _log_sequence(conn, collection, seqs), len(labels)
+
+
+# -- reads ----------------------------------------------------------------------------------------
+
+def select_labels(conn: sqlite3.Connection, collection: Collection, selection: RecordSelection,
+                  limit: int | None = None, offset: int = 0) -> list[int]:
+    """Labels of the selected records in insertion order; limit/offset after filtering."""
+    sql = "SELECT e.id FROM embeddings e WHERE e.segment_id = ?"
+    params: list = [collection.metadata_segment_id]
+    if selection.ids is not None:
+        sql += " AND e.embedding_id IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(selection.ids))
+    for condition in selection.conditions:
+        sql += f" AND {condition.sql}"
+        params.extend(condition.params)
+    sql += " ORDER BY e.id LIMIT ? OFFSET ?"
+    params.extend([-1 if limit is None else limit, offset])
+    return [row[0] for row in conn.execute(sql, params)]
+
+
+def fetch(conn: sqlite3.Connection, collection: Collection, labels: list[int],
+          include: Include) -> Records:
+    """Records by label in the order given; labels not in the collection are skipped."""
+    columns = "id, embedding_id"
+    columns += ", document" if include.documents else ", NULL"
+    columns += ", vector" if include.embeddings else ", NULL"
+    rows = {row[0]: row for row in conn.execute(
+        f"SELECT {columns} FROM embeddings "
+        "WHERE segment_id = ? AND id IN (SELECT value FROM json_each(?))",
+        (collection.metadata_segment_id, json.dumps(labels)),
+    )} if labels else {}
+    found = [rows[label] for label in labels if label in rows]
+    dimension = collection.dimension or 0
+    out = Records(labels=[r[0] for r in found], ids=[r[1] for r in found], dimension=dimension)
+    if include.documents:
+        out.documents = [r[2] for r in found]
+    if include.metadatas:
+        metadata = store_metadata.read(conn, out.labels)
+        out.metadatas = [metadata.get(label) or None for label in out.labels]
+    if include.embeddings:
+        out.vectors = vectors.rows([r[3] for r in found], dimension)
+    return out
+
+
+def get(conn: sqlite3.Connection, collection_id: str, selection: RecordSelection,
+        limit: int | None, offset: int, include: Include) -> Records:
+    collection = store_collections.get_collection_by_id(conn, collection_id)
+    labels = select_labels(conn, collection, selection, limit, offset)
+    return fetch(conn, collection, labels, include)
+
+
+def fetch_by_labels(conn: sqlite3.Connection, collection_id: str, labels: list[int],
+                    include: Include) -> Records:
+    collection = store_collections.get_collection_by_id(conn, collection_id)
+    return fetch(conn, collection, labels, include)
+
+
+def count(conn: sqlite3.Connection, collection_id: str) -> int:
+    collection = store_collections.get_collection_by_id(conn, collection_id)
+    return _count(conn, collection)
+
+
+def _count(conn: sqlite3.Connection, collection: Collection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM embeddings WHERE segment_id = ?",
+                        (collection.metadata_segment_id,)).fetchone()[0]
+
+
+def prepare_query(conn: sqlite3.Connection, collection_id: str, selection: RecordSelection
+                  ) -> tuple[Collection, int, list[int] | None, int]:
+    """(collection, log position, allowed labels or None when unfiltered, record count),
+    all from one snapshot."""
+    collection = store_collections.get_collection_by_id(conn, collection_id)
+    allowed = select_labels(conn, collection, selection) if selection.restricted else None
+    return collection, store_log.position(conn, collection.id), allowed, _count(conn, collection)
