@@ -1,0 +1,55 @@
+"""`python -m vector_worker --path DIR --metadata HOST:PORT [...]` (also `segmentdb vector-worker`).
+
+Example:
+    python -m vector_worker --path ./segmentdb_data --metadata 127.0.0.1:50061 --port 0 \\
+        --port-file /tmp/vw.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from segmentdb import serving
+from vector_worker import config as config_module
+from vector_worker.server import serve
+
+
+def parser() -> argparse.ArgumentParser:
+    env = config_module.defaults()
+    p = argparse.ArgumentParser(
+        prog="segmentdb vector-worker",
+        description="Serve HNSW vector segments of a segmentdb data folder.",
+        epilog="example: segmentdb vector-worker --path ./segmentdb_data "
+               "--metadata 127.0.0.1:50061 --port 0 --port-file vw.json",
+    )
+    p.add_argument("--path", default=env["path"], required=env["path"] is None,
+                   help="data folder; segments in <path>/index/ (env SEGMENTDB_PATH)")
+    p.add_argument("--metadata", default=env["metadata"], required=env["metadata"] is None,
+                   help="HOST:PORT of the metadata worker (env SEGMENTDB_METADATA)")
+    p.add_argument("--host", default=env["host"], help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", default=env["port"], help="port to bind; 0 = any free port")
+    p.add_argument("--port-file", default=env["port_file"],
+                   help='write {"port": N, "pid": P} here once SERVING')
+    p.add_argument("--max-message-size", default=env["max_message_size"],
+                   help="largest gRPC message, e.g. 256MiB (default)")
+    p.add_argument("--log-level", default=env["log_level"], help="DEBUG, INFO, WARNING, ERROR")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        config = config_module.make_config(
+            path=args.path, metadata=args.metadata, host=args.host, port=args.port,
+            port_file=args.port_file, max_message_size=args.max_message_size,
+            log_level=args.log_level)
+    except ValueError as exc:
+        print(f"segmentdb vector-worker: {exc}", file=sys.stderr)
+        return 1
+    serving.configure_logging(config.log_level)
+    return serve(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""A segment on disk: `<path>/index/<segment_id>/`, saved atomically, verified on load.
+
+Files:
+  hnsw_index.bin      hnswlib's save_index output
+  deleted_labels.bin  labels marked deleted in the index (little-endian int64) — hnswlib can't
+                      list them and get_ids_list() includes them, so we keep them ourselves
+  manifest.json       {format_version, segment_id, collection_id, dimension, space,
+                      max_neighbors, ef_construction, applied_sequence, capacity, live_count,
+                      index_sha256, deleted_labels_sha256}
+
+Save writes temp files in the folder, fsyncs them, replaces the data files and then the
+manifest (last), and fsyncs the folder. The manifest's sha256s tie it to the data files, so a
+crash between two replaces is detected at load. Load returns None (after a WARNING saying why)
+on any mismatch, missing file, truncation or hnswlib error: the caller rebuilds, because these
+folders are a cache of what SQLite holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import hnswlib
+import numpy as np
+
+from vector_worker.convert import SegmentParams
+from vector_worker.segment import Segment
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+INDEX_FILE = "hnsw_index.bin"
+DELETED_FILE = "deleted_labels.bin"
+MANIFEST_FILE = "manifest.json"
+# K vector workers may share one data folder (`segmentdb serve`): saves and loads of one
+# segment take this advisory lock so a save never interleaves with another worker's.
+LOCK_FILE = ".lock"
+_LABEL_DTYPE = np.dtype("<i8")
+
+
+class _Invalid(Exception):
+    """Why a folder can't be loaded (turned into a WARNING + rebuild)."""
+
+
+def segment_folder(root: str | Path, segment_id: str) -> Path:
+    """`<root>/index/<segment_id>` where root is the worker's --path."""
+    return Path(root) / "index" / segment_id
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path, exclusive: bool):
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def save(root: str | Path, segment: Segment) -> Path:
+    """Persist `segment` atomically; resets its dirty counter. Returns the folder."""
+    folder = segment_folder(root, segment.segment_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = f".tmp-{os.getpid()}"
+    tmp_index = folder / (INDEX_FILE + suffix)
+    tmp_deleted = folder / (DELETED_FILE + suffix)
+    tmp_manifest = folder / (MANIFEST_FILE + suffix)
+    params = segment.params
+    with _folder_lock(folder, exclusive=True):
+        _save_locked(folder, segment, params, tmp_index, tmp_deleted, tmp_manifest)
+    return folder
+
+
+def _save_locked(folder: Path, segment: Segment, params: SegmentParams, tmp_index: Path,
+                 tmp_deleted: Path, tmp_manifest: Path) -> None:
+    try:
+        # One consistent moment: no write may land between the index and its bookkeeping.
+        with segment.lock:
+            segment.save_index(str(tmp_index))
+            tmp_deleted.write_bytes(segment.deleted_labels().astype(_LABEL_DTYPE).tobytes())
+            manifest = {
+                "format_version": FORMAT_VERSION,
+                "segment_id": params.segment_id,
+                "collection_id": params.collection_id,
+                "dimension": params.dimension,
+                "space": params.space,
+                "max_neighbors": params.max_neighbors,
+                "ef_construction": params.ef_construction,
+                "applied_sequence": segment.applied_sequence,
+                "capacity": segment.capacity,
+                "live_count": segment.live_count,
+            }
+            dirty_saved = segment.dirty
+        for path in (tmp_index, tmp_deleted):
+            _fsync_file(path)
+        manifest["index_sha256"] = _sha256(tmp_index)
+        manifest["deleted_labels_sha256"] = _sha256(tmp_deleted)
+        with open(tmp_manifest, "w") as fh:
+            json.dump(manifest, fh, indent=1, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_index, folder / INDEX_FILE)
+        os.replace(tmp_deleted, folder / DELETED_FILE)
+        os.replace(tmp_manifest, folder / MANIFEST_FILE)  # last: it commits the save
+        _fsync_dir(folder)
+    finally:
+        for path in (tmp_index, tmp_deleted, tmp_manifest):
+            path.unlink(missing_ok=True)
+    with segment.lock:
+        # Writes applied while we hashed stay counted as dirty.
+        segment.dirty = max(0, segment.dirty - dirty_saved)
+
+
+def load(root: str | Path, params: SegmentParams) -> Segment | None:
+    """The saved segment for `params`, or None (logged) when it must be rebuilt."""
+    folder = segment_folder(root, params.segment_id)
+    if not folder.exists():
+        return None  # never saved here: a plain miss, not worth a warning
+    try:
+        with _folder_lock(folder, exclusive=False):
+            return _load(folder, params)
+    except _Invalid as why:
+        log.warning("segment %s in %s will be rebuilt from the metadata worker: %s",
+                    params.segment_id, folder, why)
+        return None
+
+
+def _load(folder: Path, params: SegmentParams) -> Segment:
+    manifest_path = folder / MANIFEST_FILE
+    index_path = folder / INDEX_FILE
+    deleted_path = folder / DELETED_FILE
+    for path in (manifest_path, index_path, deleted_path):
+        if not path.is_file():
+            raise _Invalid(f"{path.name} is missing")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise _Invalid(f"{MANIFEST_FILE} is unreadable ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise _Invalid(f"{MANIFEST_FILE} is not a JSON object")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise _Invalid(f"format_version {manifest.get('format_version')!r} != {FORMAT_VERSION}")
+    expected = {
+        "segment_id": params.segment_id,
+        "collection_id": params.collection_id,
+        "dimension": params.dimension,
+        "space": params.space,
+        "max_neighbors": params.max_neighbors,
+        "ef_construction": params.ef_construction,
+    }
+    for key, want in expected.items():
+        if manifest.get(key) != want:
+            raise _Invalid(f"manifest {key} is {manifest.get(key)!r}, the collection has {want!r}")
+    try:
+        applied = int(manifest["applied_sequence"])
+        capacity = int(manifest["capacity"])
+        live_count = int(manifest["live_count"])
+        index_sha = str(manifest["index_sha256"])
+        deleted_sha = str(manifest["deleted_labels_sha256"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _Invalid(f"manifest field missing or malformed ({exc!r})") from None
+    if _sha256(index_path) != index_sha:
+        raise _Invalid(f"{INDEX_FILE} does not match the manifest's sha256 (truncated or replaced)")
+    if _sha256(deleted_path) != deleted_sha:
+        raise _Invalid(f"{DELETED_FILE} does not match the manifest's sha256")
+    raw_deleted = deleted_path.read_bytes()
+    if len(raw_deleted) % _LABEL_DTYPE.itemsize:
+        raise _Invalid(f"{DELETED_FILE} is not a whole number of int64 labels")
+    deleted = np.frombuffer(raw_deleted, dtype=_LABEL_DTYPE).tolist()
+
+    index = hnswlib.Index(space=params.space, dim=params.dimension)
+    try:
+        index.load_index(str(index_path), max_elements=capacity)
+    except (RuntimeError, ValueError, MemoryError) as exc:
+        raise _Invalid(f"hnswlib could not load {INDEX_FILE} ({exc})") from None
+    if index.get_max_elements() != capacity:
+        raise _Invalid(f"index capacity {index.get_max_elements()} != manifest {capacity}")
+    deleted_set = set(deleted)
+    live = set(index.get_ids_list()) - deleted_set
+    if len(live) != live_count:
+        raise _Invalid(f"index holds {len(live)} live labels, the manifest says {live_count}")
+    index.set_num_threads(params.num_threads)
+    return Segment(params, index, live=live, deleted=deleted_set, applied_sequence=applied)
+
+
+def delete(root: str | Path, segment_id: str) -> bool:
+    """Remove a segment's folder; False when there was none."""
+    folder = segment_folder(root, segment_id)
+    if not folder.exists():
+        return False
+    shutil.rmtree(folder)
+    return True

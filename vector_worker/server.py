@@ -1,0 +1,68 @@
+"""Build, run and stop a vector worker: gRPC server (VectorService + health), the segment
+cache and the channel to the metadata worker.
+
+Start-up binds and reports SERVING at once (segments load lazily, the metadata worker may come
+up later); the port file is written after SERVING. SIGTERM: NOT_SERVING, drain in-flight calls,
+persist every dirty loaded segment, close the channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import grpc
+
+from segmentdb import serving
+from segmentdb.internal.v1 import vector_service_pb2, vector_service_pb2_grpc
+from vector_worker.config import VectorWorkerConfig
+from vector_worker.metadata_client import MetadataClient
+from vector_worker.segment_cache import SegmentCache
+from vector_worker.servicer import VectorServicer
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = vector_service_pb2.DESCRIPTOR.services_by_name["VectorService"].full_name
+
+
+class VectorWorker:
+    """A started worker. `port` is the bound port; `close()` after the server stopped."""
+
+    def __init__(self, config: VectorWorkerConfig):
+        self.config = config
+        Path(config.path, "index").mkdir(parents=True, exist_ok=True)
+        self.client = MetadataClient(config.metadata_address, config.max_message_bytes)
+        self.cache = SegmentCache(config.path, self.client)
+        servicer = VectorServicer(self.cache, self.client)
+
+        def register(server: grpc.Server) -> list[str]:
+            vector_service_pb2_grpc.add_VectorServiceServicer_to_server(servicer, server)
+            return [SERVICE_NAME]
+
+        self.served = serving.build_server(
+            register, host=config.host, port=config.port,
+            max_message_bytes=config.max_message_bytes)
+        self.port = self.served.port
+        self.served.set_serving(True)
+        serving.write_port_file(config.port_file, self.port)
+        log.info("vector worker serving on %s:%d (data %s, metadata %s)",
+                 config.host, self.port, config.path, config.metadata_address)
+
+    def close(self) -> None:
+        """Persist dirty segments and close the channel (the server is already stopped)."""
+        saved = self.cache.persist_all()
+        self.client.close()
+        log.info("vector worker stopped; persisted %d segment(s)", saved)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """In-process shutdown (tests): what SIGTERM does."""
+        self.served.set_serving(False)
+        self.served.server.stop(grace).wait()
+        self.close()
+
+
+def serve(config: VectorWorkerConfig) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean shutdown)."""
+    worker = VectorWorker(config)
+    serving.wait_for_signal(worker.served, worker.close)
+    return 0
