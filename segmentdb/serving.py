@@ -187,6 +187,21 @@ def channel(address: str, max_message_bytes: int) -> grpc.Channel:
     return grpc.insecure_channel(address, options=message_options(max_message_bytes))
 
 
+# grpc reports "no deadline" as a time_remaining() of ~292 years; passed on as a timeout it
+# overflows and the downstream call fails at once with DEADLINE_EXCEEDED.
+_NO_DEADLINE_SECONDS = 10 * 365 * 24 * 3600
+
+
+def remaining_timeout(context: grpc.ServicerContext | None) -> float | None:
+    """The caller's remaining deadline as a `timeout=` for downstream calls; None if unset."""
+    if context is None:
+        return None
+    remaining = context.time_remaining()
+    if remaining is None or remaining > _NO_DEADLINE_SECONDS:
+        return None
+    return max(remaining, 0.0)
+
+
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),

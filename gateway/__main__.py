@@ -1,0 +1,70 @@
+"""`python -m gateway` / `segmentdb gateway`: flags -> GatewayConfig -> serve()."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gateway.config import GatewayConfig, environment_defaults
+
+EXAMPLE = """example:
+  segmentdb gateway --metadata 127.0.0.1:6001 --vector-workers 127.0.0.1:6101,127.0.0.1:6102 \\
+      --port 50051
+
+Every flag also reads a SEGMENTDB_* environment variable (e.g. SEGMENTDB_METADATA,
+SEGMENTDB_VECTOR_WORKERS, SEGMENTDB_MAX_BATCH_SIZE); the flag wins."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = environment_defaults()
+    parser = argparse.ArgumentParser(
+        prog="segmentdb gateway",
+        description="Serve the public segmentdb gRPC API, backed by a metadata worker "
+        "and vector workers.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--metadata", default=defaults["metadata"], metavar="HOST:PORT",
+                        help="the metadata worker (env SEGMENTDB_METADATA); required")
+    parser.add_argument("--vector-workers", default=defaults["vector_workers"],
+                        metavar="HOST:PORT[,HOST:PORT...]",
+                        help="the vector workers (env SEGMENTDB_VECTOR_WORKERS); required")
+    parser.add_argument("--host", default=defaults["host"],
+                        help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", default=defaults["port"],
+                        help="port to listen on; 0 picks a free one (default 50051)")
+    parser.add_argument("--port-file", default=defaults["port_file"], metavar="FILE",
+                        help='write {"port": N, "pid": P} here once serving')
+    parser.add_argument("--max-message-size", default=defaults["max_message_size"],
+                        metavar="SIZE", help="largest message, e.g. 64MiB (default 256MiB)")
+    parser.add_argument("--max-batch-size", default=defaults["max_batch_size"], metavar="N",
+                        help="most records per add/upsert/update (default 100000)")
+    parser.add_argument("--log-level", default=defaults["log_level"],
+                        help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = GatewayConfig.from_strings(
+            metadata=args.metadata,
+            vector_workers=args.vector_workers,
+            host=args.host,
+            port=args.port,
+            port_file=args.port_file,
+            max_message_size=args.max_message_size,
+            max_batch_size=args.max_batch_size,
+            log_level=args.log_level,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    from gateway.server import serve  # imported late: --help needs no grpc
+
+    serve(config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""The gateway's settings: a frozen dataclass, and the only reader of SEGMENTDB_* variables.
+
+Every flag of `segmentdb gateway` has an environment variable that supplies its default;
+a flag given on the command line wins.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
+from segmentdb.units import parse_size
+
+DEFAULT_PORT = 50051
+DEFAULT_MAX_BATCH_SIZE = 100_000
+
+# flag destination -> (environment variable, default when the variable is unset)
+ENVIRONMENT = {
+    "metadata": ("SEGMENTDB_METADATA", None),
+    "vector_workers": ("SEGMENTDB_VECTOR_WORKERS", None),
+    "host": ("SEGMENTDB_HOST", "127.0.0.1"),
+    "port": ("SEGMENTDB_PORT", str(DEFAULT_PORT)),
+    "port_file": ("SEGMENTDB_PORT_FILE", None),
+    "max_message_size": ("SEGMENTDB_MAX_MESSAGE_SIZE", "256MiB"),
+    "max_batch_size": ("SEGMENTDB_MAX_BATCH_SIZE", str(DEFAULT_MAX_BATCH_SIZE)),
+    "log_level": ("SEGMENTDB_LOG_LEVEL", "INFO"),
+}
+
+
+def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
+    """Flag defaults: the SEGMENTDB_* variable when set, else the built-in default."""
+    env = os.environ if environ is None else environ
+    return {dest: env.get(var, default) for dest, (var, default) in ENVIRONMENT.items()}
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    metadata_address: str
+    vector_worker_addresses: tuple[str, ...]
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    port_file: str | None = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if not self.metadata_address:
+            raise ValueError("--metadata: the metadata worker's HOST:PORT is required")
+        if not self.vector_worker_addresses:
+            raise ValueError("--vector-workers: give at least one vector worker HOST:PORT")
+        if len(set(self.vector_worker_addresses)) != len(self.vector_worker_addresses):
+            raise ValueError("--vector-workers: each address may appear only once")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"--port: {self.port} is not a TCP port (0-65535; 0 picks a free one)")
+        if self.max_message_bytes < 1024:
+            raise ValueError("--max-message-size: must be at least 1KiB")
+        if self.max_batch_size < 1:
+            raise ValueError("--max-batch-size: must be at least 1")
+
+    @classmethod
+    def from_strings(
+        cls,
+        *,
+        metadata: str | None,
+        vector_workers: str | None,
+        host: str,
+        port: str | int,
+        port_file: str | None,
+        max_message_size: str | int,
+        max_batch_size: str | int,
+        log_level: str,
+    ) -> "GatewayConfig":
+        """Build from flag/environment strings; raises ValueError naming the bad setting."""
+        try:
+            port_number = int(port)
+        except ValueError:
+            raise ValueError(f"--port: {port!r} is not a number") from None
+        try:
+            batch = int(max_batch_size)
+        except ValueError:
+            raise ValueError(f"--max-batch-size: {max_batch_size!r} is not a number") from None
+        try:
+            message_bytes = parse_size(max_message_size)
+        except ValueError as exc:
+            raise ValueError(f"--max-message-size: {exc}") from None
+        workers = tuple(a.strip() for a in (vector_workers or "").split(",") if a.strip())
+        return cls(
+            metadata_address=(metadata or "").strip(),
+            vector_worker_addresses=workers,
+            host=host,
+            port=port_number,
+            port_file=port_file or None,
+            max_message_bytes=message_bytes,
+            max_batch_size=batch,
+            log_level=log_level,
+        )

@@ -1,0 +1,47 @@
+"""RecordService: validate the whole request, then forward it to the metadata worker.
+
+Writes are validated completely here (ids, columns, vectors, metadata, batch size) so
+nothing reaches SQLite that could fail half-way for a reason the gateway could see.
+QueryRecords is the one read that needs more than forwarding: see gateway.query.
+"""
+
+from __future__ import annotations
+
+from gateway import query, validation
+from gateway.config import GatewayConfig
+from gateway.worker_clients import WorkerClients, timeout_from
+from segmentdb.v1 import record_service_pb2_grpc
+
+
+class RecordServicer(record_service_pb2_grpc.RecordServiceServicer):
+    def __init__(self, config: GatewayConfig, workers: WorkerClients):
+        self._max_batch_size = config.max_batch_size
+        self._workers = workers
+        self._metadata = workers.metadata
+
+    def AddRecords(self, request, context):
+        validation.check_add(request, self._max_batch_size)
+        return self._metadata.AddRecords(request, timeout=timeout_from(context))
+
+    def UpsertRecords(self, request, context):
+        validation.check_upsert(request, self._max_batch_size)
+        return self._metadata.UpsertRecords(request, timeout=timeout_from(context))
+
+    def UpdateRecords(self, request, context):
+        validation.check_update(request, self._max_batch_size)
+        return self._metadata.UpdateRecords(request, timeout=timeout_from(context))
+
+    def DeleteRecords(self, request, context):
+        validation.check_delete(request, self._max_batch_size)
+        return self._metadata.DeleteRecords(request, timeout=timeout_from(context))
+
+    def GetRecords(self, request, context):
+        validation.check_get(request)
+        return self._metadata.GetRecords(request, timeout=timeout_from(context))
+
+    def CountRecords(self, request, context):
+        validation.collection_id(request.collection_id)
+        return self._metadata.CountRecords(request, timeout=timeout_from(context))
+
+    def QueryRecords(self, request, context):
+        return query.query_records(request, context, self._workers)

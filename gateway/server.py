@@ -1,0 +1,89 @@
+"""Build, run and stop the gateway's gRPC server.
+
+SERVING as soon as it listens: the gateway holds no state to load, and a call that
+reaches a worker that is not up yet fails with UNAVAILABLE, which clients retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import grpc
+
+from gateway.collection_servicer import CollectionServicer
+from gateway.config import GatewayConfig
+from gateway.record_servicer import RecordServicer
+from gateway.system_servicer import SystemServicer
+from gateway.tenancy_servicer import TenancyServicer
+from gateway.worker_clients import WorkerClients
+from segmentdb import serving
+from segmentdb.v1 import (
+    collection_service_pb2,
+    collection_service_pb2_grpc,
+    record_service_pb2,
+    record_service_pb2_grpc,
+    system_service_pb2,
+    system_service_pb2_grpc,
+    tenancy_service_pb2,
+    tenancy_service_pb2_grpc,
+)
+
+log = logging.getLogger(__name__)
+
+# More threads than a worker: most of a gateway call's time is spent waiting on a worker.
+MAX_CONCURRENT_CALLS = 64
+
+SERVICE_NAMES = [
+    system_service_pb2.DESCRIPTOR.services_by_name["SystemService"].full_name,
+    tenancy_service_pb2.DESCRIPTOR.services_by_name["TenancyService"].full_name,
+    collection_service_pb2.DESCRIPTOR.services_by_name["CollectionService"].full_name,
+    record_service_pb2.DESCRIPTOR.services_by_name["RecordService"].full_name,
+]
+
+
+def build_server(config: GatewayConfig) -> tuple[serving.Served, WorkerClients]:
+    """Start the gateway (NOT_SERVING until the caller calls set_serving(True))."""
+    workers = WorkerClients(config.metadata_address, config.vector_worker_addresses,
+                            config.max_message_bytes)
+
+    def register(server: grpc.Server) -> list[str]:
+        system_service_pb2_grpc.add_SystemServiceServicer_to_server(
+            SystemServicer(config), server)
+        tenancy_service_pb2_grpc.add_TenancyServiceServicer_to_server(
+            TenancyServicer(workers), server)
+        collection_service_pb2_grpc.add_CollectionServiceServicer_to_server(
+            CollectionServicer(workers), server)
+        record_service_pb2_grpc.add_RecordServiceServicer_to_server(
+            RecordServicer(config, workers), server)
+        return SERVICE_NAMES
+
+    try:
+        served = serving.build_server(
+            register,
+            host=config.host,
+            port=config.port,
+            max_message_bytes=config.max_message_bytes,
+            max_workers=MAX_CONCURRENT_CALLS,
+            reflection=True,
+        )
+    except BaseException:
+        workers.close()
+        raise
+    return served, workers
+
+
+def serve(config: GatewayConfig) -> None:
+    """Run until SIGTERM/SIGINT: serve, then NOT_SERVING, drain, close channels."""
+    serving.configure_logging(config.log_level)
+    try:
+        served, workers = build_server(config)
+    except OSError as exc:
+        log.error("gateway could not start: %s", exc)
+        sys.exit(1)
+    served.set_serving(True)
+    serving.write_port_file(config.port_file, served.port)
+    log.info("gateway serving on %s:%d (metadata %s, vector workers %s)", config.host,
+             served.port, config.metadata_address, ",".join(config.vector_worker_addresses))
+    serving.wait_for_signal(served, on_stop=workers.close)
+    log.info("gateway stopped")

@@ -1,0 +1,357 @@
+"""Every check the gateway can make without storage, run BEFORE anything is written.
+
+Each function raises a `segmentdb.errors` class (INVALID_ARGUMENT unless noted) whose
+message starts with the field it is about and says how to fix it. What needs storage
+(existence, the collection's dimension, uniqueness against stored ids) and the filter
+rules (where / where_document, one implementation in the metadata worker) are checked
+by the metadata worker.
+
+Names:
+- collection: 3-512 characters of [a-zA-Z0-9._-], a letter or digit first and last,
+  no '..' (chromadb's rule without its IPv4 clause).
+- tenant and database: an empty string means default_tenant / default_database; after
+  that 1-512 characters, no control characters (NUL included), no leading or trailing
+  whitespace. Tenant names in CreateTenant/GetTenant are required (no default).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Sequence
+
+import numpy as np
+
+from segmentdb import errors, vectors
+from segmentdb.v1 import collection_pb2, common_pb2, record_service_pb2
+
+DEFAULT_TENANT = "default_tenant"
+DEFAULT_DATABASE = "default_database"
+MAX_NAME_LENGTH = 512
+MAX_DUPLICATES_LISTED = 5
+
+_COLLECTION_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
+_COLLECTION_NAME_RULE = (
+    "use 3-512 characters of [a-zA-Z0-9._-], starting and ending with a letter or digit, "
+    "without '..'"
+)
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+GET_FIELDS = frozenset({
+    common_pb2.INCLUDE_FIELD_DOCUMENTS,
+    common_pb2.INCLUDE_FIELD_METADATAS,
+    common_pb2.INCLUDE_FIELD_EMBEDDINGS,
+})
+QUERY_FIELDS = GET_FIELDS | {common_pb2.INCLUDE_FIELD_DISTANCES}
+DEFAULT_GET_INCLUDE = frozenset({common_pb2.INCLUDE_FIELD_DOCUMENTS,
+                                 common_pb2.INCLUDE_FIELD_METADATAS})
+DEFAULT_QUERY_INCLUDE = DEFAULT_GET_INCLUDE | {common_pb2.INCLUDE_FIELD_DISTANCES}
+
+
+# ---- names -------------------------------------------------------------------------------
+
+def collection_name(name: str, field: str = "name") -> None:
+    """Raise InvalidCollectionNameError unless `name` follows the collection-name rule."""
+    if not _COLLECTION_NAME.match(name) or ".." in name:
+        raise errors.InvalidCollectionNameError(
+            f"{field}: {name!r} is not a valid collection name: {_COLLECTION_NAME_RULE}"
+        )
+
+
+def _scope_name(value: str, field: str, kind: str) -> None:
+    if not value:
+        raise errors.InvalidArgumentError(f"{field}: a {kind} name is required")
+    if len(value) > MAX_NAME_LENGTH:
+        raise errors.InvalidArgumentError(
+            f"{field}: {kind} name is {len(value)} characters; use at most {MAX_NAME_LENGTH}"
+        )
+    if _CONTROL_CHARACTERS.search(value):
+        raise errors.InvalidArgumentError(
+            f"{field}: {kind} name {value!r} contains a control character (such as NUL); "
+            "use printable characters only"
+        )
+    if value != value.strip():
+        raise errors.InvalidArgumentError(
+            f"{field}: {kind} name {value!r} starts or ends with whitespace; remove it"
+        )
+
+
+def tenant_name(value: str, field: str = "tenant", *, default: bool = True) -> str:
+    """The tenant name to use (empty -> default_tenant when `default`), checked."""
+    if default and not value:
+        return DEFAULT_TENANT
+    _scope_name(value, field, "tenant")
+    return value
+
+
+def database_name(value: str, field: str = "database", *, default: bool = True) -> str:
+    """The database name to use (empty -> default_database when `default`), checked."""
+    if default and not value:
+        return DEFAULT_DATABASE
+    _scope_name(value, field, "database")
+    return value
+
+
+def required_string(value: str, field: str, what: str) -> None:
+    if not value:
+        raise errors.InvalidArgumentError(f"{field}: {what} is required")
+
+
+# ---- ids and columns ---------------------------------------------------------------------
+
+def record_ids(ids: Sequence[str], field: str = "ids", *, required: bool) -> None:
+    """Ids are non-empty strings, unique within the request; at least one when `required`."""
+    if required and not ids:
+        raise errors.InvalidArgumentError(f"{field}: at least one id is required")
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    for position, record_id in enumerate(ids):
+        if not record_id:
+            raise errors.InvalidArgumentError(
+                f"{field}[{position}]: ids must be non-empty strings"
+            )
+        if record_id in seen and record_id not in duplicates:
+            duplicates.append(record_id)
+        seen.add(record_id)
+    if duplicates:
+        listed = ", ".join(repr(d) for d in duplicates[:MAX_DUPLICATES_LISTED])
+        more = len(duplicates) - MAX_DUPLICATES_LISTED
+        suffix = f" and {more} more" if more > 0 else ""
+        raise errors.DuplicateIDError(
+            f"{field}: duplicate ids in one request: {listed}{suffix}; "
+            "each id may appear only once"
+        )
+
+
+def batch_size(count: int, max_batch_size: int, field: str = "ids") -> None:
+    """RESOURCE_EXHAUSTED when a write carries more records than the gateway accepts."""
+    if count > max_batch_size:
+        raise errors.BatchSizeExceededError(
+            f"{field}: {count} records exceed the gateway's limit of {max_batch_size} per "
+            "request; split the batch (GetLimits reports the limit) or raise the gateway's "
+            "--max-batch-size"
+        )
+
+
+def column_length(column: Sequence, count: int, field: str) -> None:
+    """An optional column is empty or has exactly one entry per id."""
+    if column and len(column) != count:
+        raise errors.InvalidArgumentError(
+            f"{field}: got {len(column)} entries for {count} ids; give exactly one per id "
+            "or leave it empty"
+        )
+
+
+# ---- vectors -----------------------------------------------------------------------------
+
+def record_vectors(batch: common_pb2.VectorBatch, count: int, operation: str, *,
+                   required: bool, field: str = "embeddings") -> np.ndarray | None:
+    """Decode and check a write's vectors: one per id, finite, whole float32 rows.
+
+    Returns None when the (optional) column is absent.
+    """
+    if not batch.data:
+        if required:
+            raise errors.InvalidArgumentError(
+                f"{field}: required for {operation}; send one vector per id (embeddings are "
+                "required until server-side embeddings exist: this server has no embedding "
+                "function yet)"
+            )
+        return None
+    return vectors.decode_checked(batch, count, field)
+
+
+def query_vectors(batch: common_pb2.VectorBatch,
+                  field: str = "query_embeddings") -> np.ndarray:
+    """At least one finite query vector of a positive dimension."""
+    if not batch.data:
+        raise errors.InvalidArgumentError(
+            f"{field}: at least one query vector is required (query embeddings are required "
+            "until server-side embeddings exist: this server has no embedding function yet)"
+        )
+    return vectors.decode_checked(batch, None, field)
+
+
+# ---- metadata ----------------------------------------------------------------------------
+
+def metadata(value: common_pb2.Metadata, field: str, *, allow_null: bool) -> None:
+    """Keys non-empty; every value set; lists non-empty; floats finite; null only if allowed."""
+    for key, item in value.fields.items():
+        where = f"{field}[{key!r}]"
+        if not key:
+            raise errors.InvalidArgumentError(
+                f"{field}: metadata keys must be non-empty strings"
+            )
+        _metadata_value(item, where, allow_null=allow_null)
+
+
+def _metadata_value(item: common_pb2.MetadataValue, where: str, *, allow_null: bool) -> None:
+    kind = item.WhichOneof("kind")
+    if kind is None:
+        raise errors.InvalidArgumentError(
+            f"{where}: the value is empty; set a string, int, float, bool or a non-empty "
+            "list of one of them"
+        )
+    if kind == "null_value":
+        if not allow_null:
+            raise errors.InvalidArgumentError(
+                f"{where}: null_value (None) removes a key and is allowed only in update "
+                "and upsert; omit the key instead"
+            )
+        return
+    if kind == "float_value":
+        _finite(item.float_value, where)
+    elif kind.endswith("_list"):
+        values = getattr(item, kind).values
+        if not values:
+            raise errors.InvalidArgumentError(
+                f"{where}: lists must be non-empty; omit the key or add a value"
+            )
+        if kind == "float_list":
+            for position, number in enumerate(values):
+                _finite(number, f"{where}[{position}]")
+
+
+def _finite(number: float, where: str) -> None:
+    if not math.isfinite(number):
+        raise errors.InvalidArgumentError(
+            f"{where}: {number} is not a finite number; NaN and infinity cannot be stored"
+        )
+
+
+def metadatas(column: Sequence[common_pb2.Metadata], *, allow_null: bool,
+              field: str = "metadatas") -> None:
+    for position, value in enumerate(column):
+        metadata(value, f"{field}[{position}]", allow_null=allow_null)
+
+
+# ---- reads -------------------------------------------------------------------------------
+
+def include(value: common_pb2.Include, *, query: bool, present: bool,
+            field: str = "include") -> frozenset[int]:
+    """The fields to return: the default when `present` is False, else the fields given.
+
+    UNSPECIFIED and unknown values are rejected; DISTANCES only in a query.
+    """
+    if not present:
+        return DEFAULT_QUERY_INCLUDE if query else DEFAULT_GET_INCLUDE
+    allowed = QUERY_FIELDS if query else GET_FIELDS
+    for position, item in enumerate(value.fields):
+        if item in allowed:
+            continue
+        if item == common_pb2.INCLUDE_FIELD_DISTANCES:
+            raise errors.InvalidArgumentError(
+                f"{field}.fields[{position}]: DISTANCES is only returned by a query; "
+                "remove it from this get"
+            )
+        choices = "DOCUMENTS, METADATAS, EMBEDDINGS" + (", DISTANCES" if query else "")
+        raise errors.InvalidArgumentError(
+            f"{field}.fields[{position}]: {_include_name(item)} is not a field to include; "
+            f"use {choices}"
+        )
+    return frozenset(value.fields)
+
+
+def _include_name(item: int) -> str:
+    try:
+        return common_pb2.IncludeField.Name(item)
+    except ValueError:
+        return f"value {item}"
+
+
+def n_results(value: int, field: str = "n_results") -> None:
+    if value < 1:
+        raise errors.InvalidArgumentError(
+            f"{field}: must be at least 1 (got {value}); ask for 1 or more nearest neighbours"
+        )
+
+
+# ---- collection configuration ------------------------------------------------------------
+
+_POSITIVE_HNSW_FIELDS = ("max_neighbors", "ef_construction", "ef_search", "num_threads",
+                         "sync_threshold", "batch_size")
+
+
+def configuration(value: collection_pb2.CollectionConfiguration, field: str) -> None:
+    """Range checks on the HNSW parameters that are set (mutability is the worker's call)."""
+    hnsw = value.hnsw
+    if hnsw.HasField("space") and hnsw.space not in (
+        collection_pb2.SPACE_L2, collection_pb2.SPACE_IP, collection_pb2.SPACE_COSINE
+    ):
+        raise errors.InvalidArgumentError(
+            f"{field}.hnsw.space: {hnsw.space} is not a space; use SPACE_L2, SPACE_IP or "
+            "SPACE_COSINE, or leave it unset for the default (SPACE_L2)"
+        )
+    for name in _POSITIVE_HNSW_FIELDS:
+        if hnsw.HasField(name) and getattr(hnsw, name) < 1:
+            raise errors.InvalidArgumentError(
+                f"{field}.hnsw.{name}: must be at least 1; leave it unset for the default"
+            )
+    if hnsw.HasField("resize_factor") and not (
+        math.isfinite(hnsw.resize_factor) and hnsw.resize_factor >= 1.0
+    ):
+        raise errors.InvalidArgumentError(
+            f"{field}.hnsw.resize_factor: {hnsw.resize_factor} is not a growth factor; use a "
+            "finite number >= 1.0 (default 1.2)"
+        )
+
+
+# ---- whole requests ----------------------------------------------------------------------
+
+def collection_id(value: str, field: str = "collection_id") -> None:
+    required_string(value, field, "the collection's id")
+
+
+def _write(request, max_batch_size: int, operation: str, *, vectors_required: bool,
+           allow_null: bool) -> None:
+    collection_id(request.collection_id)
+    count = len(request.ids)
+    batch_size(count, max_batch_size)
+    record_ids(request.ids, required=True)
+    column_length(request.documents, count, "documents")
+    column_length(request.metadatas, count, "metadatas")
+    record_vectors(request.embeddings, count, operation, required=vectors_required)
+    metadatas(request.metadatas, allow_null=allow_null)
+
+
+def check_add(request: record_service_pb2.AddRecordsRequest, max_batch_size: int) -> None:
+    _write(request, max_batch_size, "add", vectors_required=True, allow_null=False)
+
+
+def check_upsert(request: record_service_pb2.UpsertRecordsRequest, max_batch_size: int) -> None:
+    _write(request, max_batch_size, "upsert", vectors_required=True, allow_null=True)
+
+
+def check_update(request: record_service_pb2.UpdateRecordsRequest, max_batch_size: int) -> None:
+    _write(request, max_batch_size, "update", vectors_required=False, allow_null=True)
+
+
+def check_delete(request: record_service_pb2.DeleteRecordsRequest, max_batch_size: int) -> None:
+    collection_id(request.collection_id)
+    batch_size(len(request.ids), max_batch_size)
+    record_ids(request.ids, required=False)
+    if not request.ids and not request.HasField("where") and not request.HasField(
+        "where_document"
+    ):
+        raise errors.InvalidArgumentError(
+            "ids/where/where_document: a delete needs ids, a where filter or a "
+            "where_document filter; give at least one"
+        )
+
+
+def check_get(request: record_service_pb2.GetRecordsRequest) -> frozenset[int]:
+    collection_id(request.collection_id)
+    record_ids(request.ids, required=False)
+    return include(request.include, query=False, present=request.HasField("include"))
+
+
+def check_query(request: record_service_pb2.QueryRecordsRequest) -> tuple[np.ndarray,
+                                                                        frozenset[int]]:
+    """The decoded query vectors and the fields to return."""
+    collection_id(request.collection_id)
+    queries = query_vectors(request.query_embeddings)
+    n_results(request.n_results)
+    record_ids(request.ids, required=False)
+    fields = include(request.include, query=True, present=request.HasField("include"))
+    return queries, fields
+
