@@ -1,0 +1,170 @@
+"""The `segmentdb` command.
+
+    segmentdb serve --path ./segmentdb_data            # the whole service on one machine
+    segmentdb gateway | metadata-worker | vector-worker  # one process (Kubernetes, debugging)
+
+Errors print as one line on stderr with exit code 1; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from typing import Optional
+
+from segmentdb.version import __version__
+
+# Subcommands whose flags belong to another package: `segmentdb gateway ...` calls
+# gateway.__main__.main(argv) with the rest of the command line (imported only then).
+PROCESS_COMMANDS = {
+    "gateway": ("gateway.__main__", "serve the public gRPC API in front of the workers",
+                "segmentdb gateway --metadata 127.0.0.1:6001 --vector-workers 127.0.0.1:6101 --port 50051"),
+    "metadata-worker": ("metadata_worker.__main__", "own a data folder's chroma.sqlite3",
+                        "segmentdb metadata-worker --path ./segmentdb_data --port 6001"),
+    "vector-worker": ("vector_worker.__main__", "serve HNSW segments of a data folder",
+                      "segmentdb vector-worker --path ./segmentdb_data --metadata 127.0.0.1:6001 --port 6101"),
+}
+
+SERVE_EXAMPLE = """example:
+  segmentdb serve --path ./segmentdb_data --port 50051 --vector-workers 2
+
+then, from Python:
+  import segmentdb
+  client = segmentdb.Client("localhost:50051")
+
+Defaults also come from SEGMENTDB_PATH, SEGMENTDB_HOST, SEGMENTDB_PORT,
+SEGMENTDB_MAX_MESSAGE_SIZE, SEGMENTDB_MAX_BATCH_SIZE and SEGMENTDB_LOG_LEVEL; a flag wins."""
+
+
+class CommandError(Exception):
+    """A user error in the command line: printed as one line, exit 1."""
+
+
+def _top_level_epilog() -> str:
+    lines = ["commands:", "  serve            run metadata worker, vector workers and gateway, supervised",
+             "                   e.g. segmentdb serve --path ./segmentdb_data"]
+    for name, (_module, summary, example) in PROCESS_COMMANDS.items():
+        lines.append(f"  {name:<16} {summary}")
+        lines.append(f"                   e.g. {example}")
+    lines.append("\n`segmentdb COMMAND --help` shows a command's flags.")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segmentdb",
+        description="segmentdb: a Chroma-style vector database served over gRPC.",
+        epilog=_top_level_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"segmentdb {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_serve(commands)
+    for name, (_module, summary, _example) in PROCESS_COMMANDS.items():
+        # Placeholders for the listing; the real parsing is the package's own main().
+        commands.add_parser(name, help=summary, add_help=False)
+    return parser
+
+
+def _add_serve(commands) -> None:
+    env = os.environ
+    serve = commands.add_parser(
+        "serve", help="run the whole service on one machine",
+        description="Run the metadata worker, K vector workers and the gateway as supervised "
+        "child processes; a child that dies is restarted on the same port. SIGTERM/SIGINT "
+        "stop them in reverse order.",
+        epilog=SERVE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--path", default=env.get("SEGMENTDB_PATH", "./segmentdb_data"),
+                       help="the data folder (default ./segmentdb_data)")
+    serve.add_argument("--host", default=env.get("SEGMENTDB_HOST", "127.0.0.1"),
+                       help="address the gateway listens on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=int(env.get("SEGMENTDB_PORT", "50051")),
+                       help="gateway port; 0 picks a free one (default 50051)")
+    serve.add_argument("--vector-workers", type=int, default=2, metavar="K",
+                       help="number of vector worker processes (default 2)")
+    serve.add_argument("--port-file", metavar="FILE",
+                       help='write {"port": N, "pid": P} here once the gateway serves')
+    serve.add_argument("--max-message-size", default=env.get("SEGMENTDB_MAX_MESSAGE_SIZE"),
+                       metavar="SIZE", help="largest gRPC message, e.g. 64MiB (default 256MiB)")
+    serve.add_argument("--max-batch-size", type=int, default=env.get("SEGMENTDB_MAX_BATCH_SIZE"),
+                       metavar="N", help="most records per add/upsert/update (default 100000)")
+    serve.add_argument("--log-level", default=env.get("SEGMENTDB_LOG_LEVEL", "INFO"),
+                       choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper,
+                       help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    serve.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from segmentdb.serving import configure_logging
+    from segmentdb.supervisor import ServeConfig, serve
+    from segmentdb.units import parse_size
+
+    if args.vector_workers < 1:
+        raise CommandError("--vector-workers: must be at least 1")
+    if not 0 <= args.port <= 65535:
+        raise CommandError(f"--port: {args.port} is not a TCP port (0-65535; 0 picks a free one)")
+    if args.max_message_size:
+        try:
+            parse_size(args.max_message_size)
+        except ValueError as exc:
+            raise CommandError(f"--max-message-size: {exc}") from None
+    if args.max_batch_size is not None and int(args.max_batch_size) < 1:
+        raise CommandError("--max-batch-size: must be at least 1")
+    if os.path.exists(args.path) and not os.path.isdir(args.path):
+        raise CommandError(f"--path: {args.path!r} exists and is not a folder")
+    configure_logging(args.log_level)
+    config = ServeConfig(
+        path=args.path, host=args.host, port=args.port, vector_workers=args.vector_workers,
+        port_file=args.port_file, max_message_size=args.max_message_size,
+        max_batch_size=int(args.max_batch_size) if args.max_batch_size else None,
+        log_level=args.log_level, parent_pid=args.parent_pid,
+    )
+    return serve(config)
+
+
+def _run_process_command(name: str, argv: list[str]) -> int:
+    module = importlib.import_module(PROCESS_COMMANDS[name][0])
+    result = module.main(argv)
+    return int(result or 0)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv[: _command_index(argv)]
+    try:
+        index = _command_index(argv)
+        if index < len(argv) and argv[index] in PROCESS_COMMANDS:
+            return _run_process_command(argv[index], argv[index + 1:])
+        args = build_parser().parse_args(argv)
+        if args.command == "serve":
+            return _run_serve(args)
+        build_parser().print_help(sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the one place errors become one stderr line
+        if debug:
+            raise
+        logging.shutdown()
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        print(f"segmentdb: error: {message}", file=sys.stderr)
+        return 1
+
+
+def _command_index(argv: list[str]) -> int:
+    """Position of the subcommand: the first argument that is not a global flag."""
+    for i, arg in enumerate(argv):
+        if arg != "--debug":
+            return i
+    return len(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""`segmentdb.Client`: chromadb's client API over segmentdb's public gRPC API.
+
+One channel per client. Every failed call becomes a `segmentdb.errors` class (keeping
+`err.code`); UNAVAILABLE is retried a few times, for idempotent reads only.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any, Callable, Mapping, Optional
+
+import grpc
+
+from segmentdb import errors, wire
+from segmentdb.collection import Collection
+from segmentdb.types import DEFAULT_DATABASE, DEFAULT_TENANT, Database, EmbeddingFunction, Tenant
+from segmentdb.v1 import (
+    collection_service_pb2 as coll_pb,
+    collection_service_pb2_grpc as coll_grpc,
+    record_service_pb2_grpc as record_grpc,
+    system_service_pb2 as sys_pb,
+    system_service_pb2_grpc as sys_grpc,
+    tenancy_service_pb2 as ten_pb,
+    tenancy_service_pb2_grpc as ten_grpc,
+)
+
+# The client accepts any size: the server's --max-message-size is the limit that applies,
+# and it answers RESOURCE_EXHAUSTED with a message we can explain.
+_UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+_RETRY_DELAYS = (0.1, 0.3, 0.9)
+_TRANSPORT_TOO_LARGE = re.compile(r"(?:Received|Sent) message larger than max \((\d+) vs\. (\d+)\)", re.I)
+
+
+class Client:
+    """A connection to a segmentdb gateway.
+
+    >>> client = segmentdb.Client("localhost:50051")
+    >>> collection = client.get_or_create_collection("docs")
+    """
+
+    def __init__(
+        self,
+        target: str = "localhost:50051",
+        token: Optional[str] = None,
+        tenant: str = DEFAULT_TENANT,
+        database: str = DEFAULT_DATABASE,
+        timeout: Optional[float] = None,
+        *,
+        tls: bool = False,
+        root_certificates: Optional[bytes] = None,
+    ):
+        self.target = target
+        self.tenant = tenant
+        self.database = database
+        self.timeout = timeout
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        if tls or root_certificates:
+            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+            self._channel = grpc.secure_channel(target, credentials, options=_UNLIMITED)
+        else:
+            self._channel = grpc.insecure_channel(target, options=_UNLIMITED)
+        self._system = sys_grpc.SystemServiceStub(self._channel)
+        self._tenancy = ten_grpc.TenancyServiceStub(self._channel)
+        self._collections = coll_grpc.CollectionServiceStub(self._channel)
+        self._records = record_grpc.RecordServiceStub(self._channel)
+        self._limits: Optional[sys_pb.GetLimitsResponse] = None
+        self._closed = False
+
+    # ------------------------------------------------------------ calls
+
+    def _call(self, method: Callable, request: Any, idempotent: bool = False) -> Any:
+        """Invoke one RPC; raise its segmentdb.errors class on failure."""
+        if self._closed:
+            raise errors.FailedPreconditionError("this client is closed; create a new one")
+        delays = _RETRY_DELAYS if idempotent else ()
+        attempt = 0
+        while True:
+            try:
+                return method(request, timeout=self.timeout, metadata=self._metadata)
+            except grpc.RpcError as err:
+                if err.code() == grpc.StatusCode.UNAVAILABLE and attempt < len(delays):
+                    time.sleep(delays[attempt])
+                    attempt += 1
+                    continue
+                raise self._translate(err) from None
+
+    def _translate(self, err: grpc.RpcError) -> errors.SegmentDBError:
+        error = errors.from_rpc_error(err)
+        details = err.details() or "" if hasattr(err, "details") else ""
+        match = _TRANSPORT_TOO_LARGE.search(details)
+        if err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and match:
+            size, limit = int(match.group(1)), int(match.group(2))
+            batch = "fewer records"
+            try:  # best effort: the limits make the message exact, but must not mask the error
+                limits = self._limits_response()
+                limit, batch = limits.max_message_bytes or limit, f"{limits.max_batch_size} records"
+            except errors.SegmentDBError:
+                pass
+            error = errors.BatchSizeExceededError(
+                f"request of {size} bytes is over the server's limit of {limit} bytes; send smaller "
+                f"batches (at most {batch} per write) or start the server with a larger "
+                "--max-message-size"
+            )
+        return error
+
+    def _limits_response(self) -> sys_pb.GetLimitsResponse:
+        if self._limits is None:
+            self._limits = self._call(self._system.GetLimits, sys_pb.GetLimitsRequest(), idempotent=True)
+        return self._limits
+
+    # ------------------------------------------------------------ system
+
+    def heartbeat(self) -> int:
+        """The server's time in nanoseconds since the epoch."""
+        return self._call(self._system.Heartbeat, sys_pb.HeartbeatRequest(), idempotent=True).nanoseconds
+
+    def get_version(self) -> str:
+        return self._call(self._system.GetVersion, sys_pb.GetVersionRequest(), idempotent=True).version
+
+    def get_max_batch_size(self) -> int:
+        """Most records one add/upsert/update may carry."""
+        return self._limits_response().max_batch_size
+
+    def get_max_message_bytes(self) -> int:
+        """Largest request the server accepts, in bytes."""
+        return self._limits_response().max_message_bytes
+
+    # ------------------------------------------------------------ collections
+
+    def _collection(self, proto, embedding_function: Optional[EmbeddingFunction]) -> Collection:
+        return Collection(self, proto, embedding_function)
+
+    def list_collections(self, limit: Optional[int] = None, offset: Optional[int] = None) -> list[Collection]:
+        """Collections of the current database, in creation order."""
+        request = coll_pb.ListCollectionsRequest(
+            tenant=self.tenant, database=self.database,
+            limit=_non_negative(limit, "limit"), offset=_non_negative(offset, "offset"),
+        )
+        response = self._call(self._collections.ListCollections, request, idempotent=True)
+        return [self._collection(c, None) for c in response.collections]
+
+    def count_collections(self) -> int:
+        request = coll_pb.CountCollectionsRequest(tenant=self.tenant, database=self.database)
+        return self._call(self._collections.CountCollections, request, idempotent=True).count
+
+    def create_collection(
+        self,
+        name: str,
+        *,
+        configuration: Optional[Mapping[str, Any]] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        embedding_function: Optional[EmbeddingFunction] = None,
+        data_loader: Any = None,
+        get_or_create: bool = False,
+        schema: Any = None,
+    ) -> Collection:
+        """Create a collection (ALREADY_EXISTS → UniqueConstraintError unless get_or_create)."""
+        _unsupported(data_loader=data_loader, schema=schema)
+        embedding_function = embedding_function or _configured_function(configuration)
+        request = coll_pb.CreateCollectionRequest(
+            tenant=self.tenant, database=self.database, name=_name(name),
+            metadata=wire.metadata_to_proto(metadata, "metadata"),
+            configuration=wire.configuration_to_proto(configuration),
+            get_or_create=get_or_create,
+        )
+        response = self._call(self._collections.CreateCollection, request)
+        return self._collection(response.collection, embedding_function)
+
+    def get_or_create_collection(
+        self,
+        name: str,
+        *,
+        configuration: Optional[Mapping[str, Any]] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        embedding_function: Optional[EmbeddingFunction] = None,
+        data_loader: Any = None,
+        schema: Any = None,
+    ) -> Collection:
+        return self.create_collection(
+            name, configuration=configuration, metadata=metadata,
+            embedding_function=embedding_function, data_loader=data_loader,
+            get_or_create=True, schema=schema,
+        )
+
+    def get_collection(
+        self, name: str, embedding_function: Optional[EmbeddingFunction] = None, data_loader: Any = None
+    ) -> Collection:
+        _unsupported(data_loader=data_loader)
+        request = coll_pb.GetCollectionRequest(tenant=self.tenant, database=self.database, name=_name(name))
+        response = self._call(self._collections.GetCollection, request, idempotent=True)
+        return self._collection(response.collection, embedding_function)
+
+    def get_collection_by_id(
+        self, id: uuid.UUID | str, embedding_function: Optional[EmbeddingFunction] = None
+    ) -> Collection:
+        request = coll_pb.GetCollectionRequest(tenant=self.tenant, database=self.database, id=str(id))
+        response = self._call(self._collections.GetCollection, request, idempotent=True)
+        return self._collection(response.collection, embedding_function)
+
+    def delete_collection(self, name: str) -> None:
+        request = coll_pb.DeleteCollectionRequest(tenant=self.tenant, database=self.database, name=_name(name))
+        self._call(self._collections.DeleteCollection, request)
+
+    # ------------------------------------------------------------ tenants and databases
+
+    def set_tenant(self, tenant: str, database: str = DEFAULT_DATABASE) -> None:
+        """Use `tenant`/`database` from now on; NotFoundError if either does not exist."""
+        self.get_tenant(tenant)
+        self.get_database(database, tenant=tenant)
+        self.tenant, self.database = tenant, database
+
+    def set_database(self, database: str) -> None:
+        self.get_database(database)
+        self.database = database
+
+    def create_tenant(self, name: str) -> None:
+        self._call(self._tenancy.CreateTenant, ten_pb.CreateTenantRequest(name=name))
+
+    def get_tenant(self, name: str) -> Tenant:
+        response = self._call(self._tenancy.GetTenant, ten_pb.GetTenantRequest(name=name), idempotent=True)
+        return Tenant(name=response.tenant.name)
+
+    def create_database(self, name: str, tenant: Optional[str] = None) -> None:
+        request = ten_pb.CreateDatabaseRequest(tenant=tenant or self.tenant, name=name)
+        self._call(self._tenancy.CreateDatabase, request)
+
+    def get_database(self, name: str, tenant: Optional[str] = None) -> Database:
+        request = ten_pb.GetDatabaseRequest(tenant=tenant or self.tenant, name=name)
+        return _database(self._call(self._tenancy.GetDatabase, request, idempotent=True).database)
+
+    def list_databases(
+        self, limit: Optional[int] = None, offset: Optional[int] = None, tenant: Optional[str] = None
+    ) -> list[Database]:
+        request = ten_pb.ListDatabasesRequest(
+            tenant=tenant or self.tenant,
+            limit=_non_negative(limit, "limit"), offset=_non_negative(offset, "offset"),
+        )
+        response = self._call(self._tenancy.ListDatabases, request, idempotent=True)
+        return [_database(d) for d in response.databases]
+
+    def delete_database(self, name: str, tenant: Optional[str] = None) -> None:
+        request = ten_pb.DeleteDatabaseRequest(tenant=tenant or self.tenant, name=name)
+        self._call(self._tenancy.DeleteDatabase, request)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(target={self.target!r}, tenant={self.tenant!r}, database={self.database!r})"
+
+
+def HttpClient(
+    host: str = "localhost",
+    port: int = 50051,
+    ssl: bool = False,
+    headers: Optional[Mapping[str, str]] = None,
+    tenant: str = DEFAULT_TENANT,
+    database: str = DEFAULT_DATABASE,
+    **_ignored: Any,
+) -> Client:
+    """chromadb's `HttpClient(host, port)` spelling; it speaks gRPC to the gateway."""
+    token = None
+    auth = (headers or {}).get("Authorization") or (headers or {}).get("authorization")
+    if auth and auth.lower().startswith("bearer "):
+        token = auth[len("bearer "):]
+    return Client(f"{host}:{port}", token=token, tenant=tenant, database=database, tls=ssl)
+
+
+def _database(proto) -> Database:
+    try:
+        database_id: Any = uuid.UUID(proto.id)
+    except ValueError:
+        database_id = proto.id
+    return Database(id=database_id, name=proto.name, tenant=proto.tenant)
+
+
+def _name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise errors.InvalidArgumentError(f"name: expected a string, got {type(name).__name__}")
+    return name
+
+
+def _non_negative(value: Optional[int], field: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise errors.InvalidArgumentError(f"{field}: expected a non-negative integer, got {value!r}")
+    return value
+
+
+def _unsupported(**arguments: Any) -> None:
+    for name, value in arguments.items():
+        if value is not None:
+            raise errors.InvalidArgumentError(f"{name}: not supported by segmentdb; leave it out")
+
+
+def _configured_function(configuration: Optional[Mapping[str, Any]]) -> Optional[EmbeddingFunction]:
+    """chromadb lets `configuration={"embedding_function": ef}` carry the function."""
+    if isinstance(configuration, Mapping):
+        function = configuration.get("embedding_function")
+        if function is not None and callable(function):
+            return function
+    return None
+
+
+__all__ = ["Client", "HttpClient"]

@@ -1,0 +1,255 @@
+"""`segmentdb serve`: the whole service on one machine, as supervised child processes.
+
+Start order is the dependency order: metadata worker, then K vector workers (they need
+its address), then the gateway (it needs all of them). Each child binds port 0 and
+reports its port through a port file, so nothing is hard-coded. A child that dies is
+restarted on the port it had, so the others' addresses stay valid. SIGTERM/SIGINT stop
+the children in reverse order: gateway first (no new requests), metadata worker last
+(vector workers persist their segments while it can still answer).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from segmentdb.serving import write_port_file
+
+log = logging.getLogger("segmentdb.serve")
+
+START_TIMEOUT = 60.0  # seconds a child may take to write its port file
+STOP_TIMEOUT = 30.0  # seconds a child may take to exit after SIGTERM
+MAX_RESTART_DELAY = 10.0
+STABLE_AFTER = 30.0  # a child up this long has its restart back-off reset
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    path: str
+    host: str = "127.0.0.1"
+    port: int = 50051
+    vector_workers: int = 2
+    port_file: Optional[str] = None
+    max_message_size: Optional[str] = None
+    max_batch_size: Optional[int] = None
+    log_level: str = "INFO"
+    parent_pid: Optional[int] = None  # stop when this process is gone (PersistentClient)
+
+
+class StartError(RuntimeError):
+    """A child did not come up."""
+
+
+def _load_libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+# Loaded here, not in the forked child: importing after fork can deadlock.
+_LIBC = _load_libc()
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_setup() -> None:  # pragma: no cover - runs in the forked child
+    # Own process group: a terminal's Ctrl-C reaches only the supervisor, which then stops
+    # the children in order. PDEATHSIG: if the supervisor is killed, children get SIGTERM.
+    os.setpgid(0, 0)
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+
+
+@dataclass
+class Child:
+    """One supervised process: `segmentdb <command> <args> --port P --port-file F`."""
+
+    name: str
+    command: list[str]
+    host: str
+    port_file: str
+    port: int = 0
+    process: Optional[subprocess.Popen] = None
+    started_at: float = 0.0
+    restart_delay: float = 0.5
+    next_restart_at: float = 0.0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}" if self.host in ("0.0.0.0", "::", "") else f"{self.host}:{self.port}"
+
+    def start(self, stopping: threading.Event) -> None:
+        """Spawn and wait for the port file; raises StartError if it exits or times out."""
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        argv = [sys.executable, "-m", "segmentdb.cli", *self.command,
+                "--host", self.host, "--port", str(self.port), "--port-file", self.port_file]
+        self.process = subprocess.Popen(argv, preexec_fn=_child_setup)
+        self.started_at = time.monotonic()
+        deadline = self.started_at + START_TIMEOUT
+        while time.monotonic() < deadline and not stopping.is_set():
+            code = self.process.poll()
+            if code is not None:
+                raise StartError(f"{self.name} exited with code {code} while starting")
+            if os.path.exists(self.port_file):
+                with open(self.port_file) as fh:
+                    self.port = int(json.load(fh)["port"])
+                log.info("%s serving on %s (pid %d)", self.name, self.address, self.process.pid)
+                return
+            time.sleep(0.05)
+        if stopping.is_set():
+            raise StartError(f"{self.name}: stopped while starting")
+        raise StartError(f"{self.name} did not report its port within {START_TIMEOUT:.0f}s")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def terminate(self) -> None:
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Wait for exit after terminate(); True when it exited 0 in time."""
+        if self.process is None:
+            return True
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.error("%s did not stop within %.0fs; killing it", self.name, timeout)
+            self.process.kill()
+            self.process.wait()
+            return False
+        if code != 0:
+            log.error("%s exited with code %d on shutdown", self.name, code)
+        return code == 0
+
+
+class Supervisor:
+    def __init__(self, config: ServeConfig):
+        self.config = config
+        self.stopping = threading.Event()
+        self._tmp = tempfile.mkdtemp(prefix="segmentdb-serve-")
+        self.metadata: Optional[Child] = None
+        self.vector_workers: list[Child] = []
+        self.gateway: Optional[Child] = None
+
+    def _common(self) -> list[str]:
+        flags = ["--log-level", self.config.log_level]
+        if self.config.max_message_size:
+            flags += ["--max-message-size", str(self.config.max_message_size)]
+        return flags
+
+    def _child(self, name: str, command: list[str], host: str = "127.0.0.1", port: int = 0) -> Child:
+        return Child(name, command, host, os.path.join(self._tmp, f"{name}.port.json"), port=port)
+
+    def start_all(self) -> None:
+        cfg = self.config
+        self.metadata = self._child("metadata-worker", ["metadata-worker", "--path", cfg.path, *self._common()])
+        self.metadata.start(self.stopping)
+        for i in range(cfg.vector_workers):
+            worker = self._child(
+                f"vector-worker-{i + 1}",
+                ["vector-worker", "--path", cfg.path, "--metadata", self.metadata.address, *self._common()],
+            )
+            self.vector_workers.append(worker)
+            worker.start(self.stopping)
+        gateway_flags = ["gateway", "--metadata", self.metadata.address,
+                         "--vector-workers", ",".join(w.address for w in self.vector_workers),
+                         *self._common()]
+        if cfg.max_batch_size:
+            gateway_flags += ["--max-batch-size", str(cfg.max_batch_size)]
+        self.gateway = self._child("gateway", gateway_flags, host=cfg.host, port=cfg.port)
+        self.gateway.start(self.stopping)
+
+    def children(self) -> list[Child]:
+        return [c for c in [self.metadata, *self.vector_workers, self.gateway] if c is not None]
+
+    def supervise(self) -> None:
+        """Restart children that die, until stopping is set (or the parent is gone)."""
+        while not self.stopping.wait(0.2):
+            if self.config.parent_pid and os.getppid() != self.config.parent_pid:
+                log.info("parent process %d is gone; shutting down", self.config.parent_pid)
+                self.stopping.set()
+                break
+            for child in self.children():
+                if not child.alive() and not self.stopping.is_set():
+                    self._restart(child)
+
+    def _restart(self, child: Child) -> None:
+        now = time.monotonic()
+        if child.next_restart_at == 0.0:  # first notice of this exit
+            code = child.process.returncode if child.process else None
+            if now - child.started_at > STABLE_AFTER:
+                child.restart_delay = 0.5
+            log.warning("%s (pid %s) exited with code %s; restarting it on port %d in %.1fs",
+                        child.name, child.process.pid if child.process else "?", code,
+                        child.port, child.restart_delay)
+            child.next_restart_at = now + child.restart_delay
+            child.restart_delay = min(child.restart_delay * 2, MAX_RESTART_DELAY)
+            return
+        if now < child.next_restart_at:
+            return
+        child.next_restart_at = 0.0
+        try:
+            child.start(self.stopping)
+            log.info("%s restarted on port %d", child.name, child.port)
+        except StartError as exc:
+            log.error("restart failed: %s", exc)
+
+    def stop_all(self) -> bool:
+        """Gateway, then vector workers, then the metadata worker. True if all stopped cleanly."""
+        clean = True
+        groups = [[self.gateway], self.vector_workers, [self.metadata]]
+        for group in groups:
+            members = [c for c in group if c is not None]
+            for child in members:
+                child.terminate()
+            for child in members:
+                clean = child.wait_stopped() and clean
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        return clean
+
+
+def serve(config: ServeConfig) -> int:
+    """Run the service until SIGTERM/SIGINT; 0 when every child stopped cleanly."""
+    os.makedirs(config.path, exist_ok=True)
+    supervisor = Supervisor(config)
+
+    def on_signal(signum, _frame):
+        log.info("signal %d: stopping gateway, vector workers, metadata worker", signum)
+        supervisor.stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        supervisor.start_all()
+    except StartError as exc:
+        if not supervisor.stopping.is_set():
+            log.error("could not start: %s", exc)
+            supervisor.stop_all()
+            return 1
+    if not supervisor.stopping.is_set():
+        assert supervisor.gateway is not None
+        write_port_file(config.port_file, supervisor.gateway.port)
+        log.info("segmentdb serving on %s:%d (data: %s)", config.host, supervisor.gateway.port,
+                 os.path.abspath(config.path))
+        supervisor.supervise()
+    clean = supervisor.stop_all()
+    if config.port_file and os.path.exists(config.port_file):
+        os.unlink(config.port_file)
+    log.info("segmentdb stopped%s", "" if clean else " (a child did not stop cleanly)")
+    return 0 if clean else 1
