@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 DATA ?= ./segmentdb_data
 PORT ?= 50051
 
-.PHONY: run test test-slow protos install install-dev clean
+.PHONY: run test test-slow protos lint-protos install install-dev clean
+
+BUF_VERSION := 1.75.0
+BUF := .buf/node_modules/.bin/buf
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +34,12 @@ protos: install-dev
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. \
 		$$(find protos -name '*.proto' | sort)
 
+# buf lint (STANDARD, see buf.yaml) with buf from npm, installed locally into .buf/.
+$(BUF):
+	mkdir -p .buf && cd .buf && npm install --silent --no-audit --no-fund @bufbuild/buf@$(BUF_VERSION)
+
+lint-protos: $(BUF)
+	$(BUF) lint
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .buf build *.egg-info
