@@ -9,7 +9,7 @@
 """
 
 from segmentdb import errors
-from segmentdb.client import Client, HttpClient
+from segmentdb.client import AdminClient, Client, HttpClient
 from segmentdb.collection import Collection
 from segmentdb.embedded import PersistentClient
 from segmentdb.errors import (
@@ -30,6 +30,7 @@ from segmentdb.version import __version__
 __all__ = [
     "Client",
     "HttpClient",
+    "AdminClient",
     "PersistentClient",
     "Collection",
     "errors",

@@ -316,3 +316,9 @@ def _configured_function(configuration: Optional[Mapping[str, Any]]) -> Optional
 
 
 __all__ = ["Client", "HttpClient"]
+
+
+def AdminClient(target: str = "localhost:50051", token: Optional[str] = None,
+                **kwargs: Any) -> Client:
+    """chromadb's `AdminClient` spelling: tenants and databases live on every Client here."""
+    return Client(target, token=token, **kwargs)
