@@ -58,7 +58,26 @@ def step_kind(name: str) -> str:
     return re.sub(r" \{.*", "", name)
 
 
-def compare(ref: dict, other: dict) -> list[dict]:
+def strip_dtype(value: Any, seen: set) -> Any:
+    """Drop numpy float dtypes (recording them in `seen`) so float32 vs float64 is one finding."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "ndarray":
+                seen.add(item)
+                continue
+            out[key] = strip_dtype(item, seen)
+        return out
+    if isinstance(value, list):
+        return [strip_dtype(v, seen) for v in value]
+    if isinstance(value, str) and "ndarray(float" in value:
+        for dtype in re.findall(r"ndarray\((float\d+)", value):
+            seen.add(dtype)
+        return re.sub(r"ndarray\(float\d+", "ndarray(float", value)
+    return value
+
+
+def compare(ref: dict, other: dict, strict_dtype: bool = False) -> list[dict]:
     found = []
     steps_a, steps_b = ref["steps"], other["steps"]
     by_name_b = {s["step"]: s for s in steps_b}
@@ -80,7 +99,15 @@ def compare(ref: dict, other: dict) -> list[dict]:
                       f"got: {b.get('message') or short(b.get('result'))}"]
             found.append({"step": a["step"], "kind": "SEMANTIC", "what": what, "detail": detail})
             continue
-        diffs = diff_values(a["result"], b["result"])
+        ra, rb = a["result"], b["result"]
+        if not strict_dtype:
+            dtypes_a: set = set()
+            dtypes_b: set = set()
+            ra, rb = strip_dtype(ra, dtypes_a), strip_dtype(rb, dtypes_b)
+            if dtypes_a != dtypes_b:
+                found.append({"step": a["step"], "kind": "DTYPE",
+                              "what": f"embedding dtype {sorted(dtypes_a)} vs {sorted(dtypes_b)}"})
+        diffs = diff_values(ra, rb)
         if diffs:
             found.append({"step": a["step"], "kind": "SEMANTIC", "what": "results differ",
                           "detail": diffs[:8] + ([f"... {len(diffs) - 8} more"] if len(diffs) > 8 else [])})
@@ -99,6 +126,7 @@ def signature(item: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("files", nargs="+", help="reference.json other.json [ref2 other2 ...]")
+    parser.add_argument("--strict-dtype", action="store_true", help="report dtype inside every result diff")
     parser.add_argument("--summary", action="store_true", help="group across pairs, one example each")
     args = parser.parse_args(argv)
     if len(args.files) % 2:
@@ -110,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             ref = json.load(f)
         with open(other_path) as f:
             other = json.load(f)
-        for item in compare(ref, other):
+        for item in compare(ref, other, args.strict_dtype):
             total += 1
             if args.summary:
                 groups[signature(item)].append((ref_path, item))
@@ -119,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 for line in item.get("detail", []):
                     print(f"      {line}")
     if args.summary:
-        for kind in ("ERROR-CLASS", "SEMANTIC"):
+        for kind in ("ERROR-CLASS", "SEMANTIC", "DTYPE"):
             print(f"===== {kind} =====")
             for sig, items in sorted(groups.items()):
                 if not sig.startswith(kind):
