@@ -4,13 +4,14 @@ internal metadata service can reuse public messages)."""
 from __future__ import annotations
 
 from segmentdb.v1 import (
+    admin_service_pb2,
     collection_service_pb2,
     record_service_pb2,
     system_service_pb2,
     tenancy_service_pb2,
 )
 
-PUBLIC = [collection_service_pb2, record_service_pb2, system_service_pb2, tenancy_service_pb2]
+PUBLIC = [admin_service_pb2, collection_service_pb2, record_service_pb2, system_service_pb2, tenancy_service_pb2]
 
 
 def _methods():

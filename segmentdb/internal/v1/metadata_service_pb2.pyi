@@ -1,4 +1,5 @@
 from segmentdb.internal.v1 import segment_pb2 as _segment_pb2
+from segmentdb.v1 import admin_pb2 as _admin_pb2
 from segmentdb.v1 import collection_service_pb2 as _collection_service_pb2
 from segmentdb.v1 import common_pb2 as _common_pb2
 from segmentdb.v1 import record_service_pb2 as _record_service_pb2
@@ -78,20 +79,22 @@ class ReadLogRequest(_message.Message):
     def __init__(self, collection_id: _Optional[str] = ..., after_sequence: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class ReadLogResponse(_message.Message):
-    __slots__ = ("sequences", "operations", "labels", "vectors", "read_through", "more")
+    __slots__ = ("sequences", "operations", "labels", "vectors", "read_through", "more", "purged_through")
     SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     OPERATIONS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     READ_THROUGH_FIELD_NUMBER: _ClassVar[int]
     MORE_FIELD_NUMBER: _ClassVar[int]
+    PURGED_THROUGH_FIELD_NUMBER: _ClassVar[int]
     sequences: _containers.RepeatedScalarFieldContainer[int]
     operations: _containers.RepeatedScalarFieldContainer[_segment_pb2.LogOperation]
     labels: _containers.RepeatedScalarFieldContainer[int]
     vectors: _common_pb2.VectorBatch
     read_through: int
     more: bool
-    def __init__(self, sequences: _Optional[_Iterable[int]] = ..., operations: _Optional[_Iterable[_Union[_segment_pb2.LogOperation, str]]] = ..., labels: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[_common_pb2.VectorBatch, _Mapping]] = ..., read_through: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...
+    purged_through: int
+    def __init__(self, sequences: _Optional[_Iterable[int]] = ..., operations: _Optional[_Iterable[_Union[_segment_pb2.LogOperation, str]]] = ..., labels: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[_common_pb2.VectorBatch, _Mapping]] = ..., read_through: _Optional[int] = ..., more: _Optional[bool] = ..., purged_through: _Optional[int] = ...) -> None: ...
 
 class ScanVectorsRequest(_message.Message):
     __slots__ = ("collection_id", "page_size")
@@ -100,6 +103,32 @@ class ScanVectorsRequest(_message.Message):
     collection_id: str
     page_size: int
     def __init__(self, collection_id: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class ReportPersistedRequest(_message.Message):
+    __slots__ = ("segment_id", "collection_id", "applied_sequence")
+    SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    segment_id: str
+    collection_id: str
+    applied_sequence: int
+    def __init__(self, segment_id: _Optional[str] = ..., collection_id: _Optional[str] = ..., applied_sequence: _Optional[int] = ...) -> None: ...
+
+class ReportPersistedResponse(_message.Message):
+    __slots__ = ("purged_through",)
+    PURGED_THROUGH_FIELD_NUMBER: _ClassVar[int]
+    purged_through: int
+    def __init__(self, purged_through: _Optional[int] = ...) -> None: ...
+
+class GetStorageStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetStorageStatsResponse(_message.Message):
+    __slots__ = ("stats",)
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    stats: _admin_pb2.StorageStats
+    def __init__(self, stats: _Optional[_Union[_admin_pb2.StorageStats, _Mapping]] = ...) -> None: ...
 
 class ScanVectorsResponse(_message.Message):
     __slots__ = ("labels", "vectors", "snapshot_sequence")

@@ -152,6 +152,16 @@ class MetadataServiceStub:
                 request_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ScanVectorsRequest.SerializeToString,
                 response_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ScanVectorsResponse.FromString,
                 _registered_method=True)
+        self.ReportPersisted = channel.unary_unary(
+                '/segmentdb.internal.v1.MetadataService/ReportPersisted',
+                request_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ReportPersistedRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ReportPersistedResponse.FromString,
+                _registered_method=True)
+        self.GetStorageStats = channel.unary_unary(
+                '/segmentdb.internal.v1.MetadataService/GetStorageStats',
+                request_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetStorageStatsRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetStorageStatsResponse.FromString,
+                _registered_method=True)
 
 
 class MetadataServiceServicer:
@@ -300,6 +310,21 @@ class MetadataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportPersisted(self, request, context):
+        """A vector worker saved a segment through applied_sequence: record the checkpoint and purge
+        the collection's log entries up to it. NOT_FOUND (segment deleted meanwhile).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStorageStats(self, request, context):
+        """Log length and SQLite size.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -412,6 +437,16 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     servicer.ScanVectors,
                     request_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ScanVectorsRequest.FromString,
                     response_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ScanVectorsResponse.SerializeToString,
+            ),
+            'ReportPersisted': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportPersisted,
+                    request_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ReportPersistedRequest.FromString,
+                    response_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ReportPersistedResponse.SerializeToString,
+            ),
+            'GetStorageStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStorageStats,
+                    request_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetStorageStatsRequest.FromString,
+                    response_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetStorageStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1013,6 +1048,60 @@ class MetadataService:
             '/segmentdb.internal.v1.MetadataService/ScanVectors',
             segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ScanVectorsRequest.SerializeToString,
             segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ScanVectorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportPersisted(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.internal.v1.MetadataService/ReportPersisted',
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ReportPersistedRequest.SerializeToString,
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ReportPersistedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStorageStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.internal.v1.MetadataService/GetStorageStats',
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetStorageStatsRequest.SerializeToString,
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetStorageStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

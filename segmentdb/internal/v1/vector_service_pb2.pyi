@@ -1,4 +1,5 @@
 from segmentdb.internal.v1 import segment_pb2 as _segment_pb2
+from segmentdb.v1 import admin_pb2 as _admin_pb2
 from segmentdb.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -47,3 +48,49 @@ class DropSegmentRequest(_message.Message):
 class DropSegmentResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class GetWorkerStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetWorkerStatsResponse(_message.Message):
+    __slots__ = ("stats",)
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    stats: _admin_pb2.WorkerStats
+    def __init__(self, stats: _Optional[_Union[_admin_pb2.WorkerStats, _Mapping]] = ...) -> None: ...
+
+class PinSegmentRequest(_message.Message):
+    __slots__ = ("segment", "min_sequence")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    MIN_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    segment: _segment_pb2.SegmentSpec
+    min_sequence: int
+    def __init__(self, segment: _Optional[_Union[_segment_pb2.SegmentSpec, _Mapping]] = ..., min_sequence: _Optional[int] = ...) -> None: ...
+
+class PinSegmentResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReleaseSegmentRequest(_message.Message):
+    __slots__ = ("segment_id",)
+    SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    segment_id: str
+    def __init__(self, segment_id: _Optional[str] = ...) -> None: ...
+
+class ReleaseSegmentResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RebuildSegmentRequest(_message.Message):
+    __slots__ = ("segment",)
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    segment: _segment_pb2.SegmentSpec
+    def __init__(self, segment: _Optional[_Union[_segment_pb2.SegmentSpec, _Mapping]] = ...) -> None: ...
+
+class RebuildSegmentResponse(_message.Message):
+    __slots__ = ("live_count", "seconds")
+    LIVE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    live_count: int
+    seconds: float
+    def __init__(self, live_count: _Optional[int] = ..., seconds: _Optional[float] = ...) -> None: ...

@@ -45,6 +45,26 @@ class VectorServiceStub:
                 request_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.DropSegmentRequest.SerializeToString,
                 response_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.DropSegmentResponse.FromString,
                 _registered_method=True)
+        self.GetWorkerStats = channel.unary_unary(
+                '/segmentdb.internal.v1.VectorService/GetWorkerStats',
+                request_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.GetWorkerStatsRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.GetWorkerStatsResponse.FromString,
+                _registered_method=True)
+        self.PinSegment = channel.unary_unary(
+                '/segmentdb.internal.v1.VectorService/PinSegment',
+                request_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.PinSegmentRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.PinSegmentResponse.FromString,
+                _registered_method=True)
+        self.ReleaseSegment = channel.unary_unary(
+                '/segmentdb.internal.v1.VectorService/ReleaseSegment',
+                request_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.ReleaseSegmentRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.ReleaseSegmentResponse.FromString,
+                _registered_method=True)
+        self.RebuildSegment = channel.unary_unary(
+                '/segmentdb.internal.v1.VectorService/RebuildSegment',
+                request_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.RebuildSegmentRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.RebuildSegmentResponse.FromString,
+                _registered_method=True)
 
 
 class VectorServiceServicer:
@@ -66,6 +86,34 @@ class VectorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetWorkerStats(self, request, context):
+        """The worker's cache statistics.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PinSegment(self, request, context):
+        """Load (catching up to min_sequence) and keep loaded until released.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseSegment(self, request, context):
+        """Unpin; OK when not pinned or not loaded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RebuildSegment(self, request, context):
+        """Discard the segment's folder and in-memory copy, rebuild it from SQLite and save it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VectorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -78,6 +126,26 @@ def add_VectorServiceServicer_to_server(servicer, server):
                     servicer.DropSegment,
                     request_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.DropSegmentRequest.FromString,
                     response_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.DropSegmentResponse.SerializeToString,
+            ),
+            'GetWorkerStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkerStats,
+                    request_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.GetWorkerStatsRequest.FromString,
+                    response_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.GetWorkerStatsResponse.SerializeToString,
+            ),
+            'PinSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.PinSegment,
+                    request_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.PinSegmentRequest.FromString,
+                    response_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.PinSegmentResponse.SerializeToString,
+            ),
+            'ReleaseSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseSegment,
+                    request_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.ReleaseSegmentRequest.FromString,
+                    response_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.ReleaseSegmentResponse.SerializeToString,
+            ),
+            'RebuildSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RebuildSegment,
+                    request_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.RebuildSegmentRequest.FromString,
+                    response_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.RebuildSegmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +203,114 @@ class VectorService:
             '/segmentdb.internal.v1.VectorService/DropSegment',
             segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.DropSegmentRequest.SerializeToString,
             segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.DropSegmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkerStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.internal.v1.VectorService/GetWorkerStats',
+            segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.GetWorkerStatsRequest.SerializeToString,
+            segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.GetWorkerStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PinSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.internal.v1.VectorService/PinSegment',
+            segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.PinSegmentRequest.SerializeToString,
+            segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.PinSegmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.internal.v1.VectorService/ReleaseSegment',
+            segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.ReleaseSegmentRequest.SerializeToString,
+            segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.ReleaseSegmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RebuildSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.internal.v1.VectorService/RebuildSegment',
+            segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.RebuildSegmentRequest.SerializeToString,
+            segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.RebuildSegmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

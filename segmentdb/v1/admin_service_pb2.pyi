@@ -1,0 +1,72 @@
+from segmentdb.v1 import admin_pb2 as _admin_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetStatsResponse(_message.Message):
+    __slots__ = ("workers", "storage")
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_FIELD_NUMBER: _ClassVar[int]
+    workers: _containers.RepeatedCompositeFieldContainer[_admin_pb2.WorkerStats]
+    storage: _admin_pb2.StorageStats
+    def __init__(self, workers: _Optional[_Iterable[_Union[_admin_pb2.WorkerStats, _Mapping]]] = ..., storage: _Optional[_Union[_admin_pb2.StorageStats, _Mapping]] = ...) -> None: ...
+
+class PinCollectionRequest(_message.Message):
+    __slots__ = ("collection_id",)
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    collection_id: str
+    def __init__(self, collection_id: _Optional[str] = ...) -> None: ...
+
+class PinCollectionResponse(_message.Message):
+    __slots__ = ("worker_address",)
+    WORKER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    worker_address: str
+    def __init__(self, worker_address: _Optional[str] = ...) -> None: ...
+
+class ReleaseCollectionRequest(_message.Message):
+    __slots__ = ("collection_id",)
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    collection_id: str
+    def __init__(self, collection_id: _Optional[str] = ...) -> None: ...
+
+class ReleaseCollectionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReindexCollectionsRequest(_message.Message):
+    __slots__ = ("tenant", "database", "collection_name")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    DATABASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_NAME_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    database: str
+    collection_name: str
+    def __init__(self, tenant: _Optional[str] = ..., database: _Optional[str] = ..., collection_name: _Optional[str] = ...) -> None: ...
+
+class ReindexedCollection(_message.Message):
+    __slots__ = ("collection_id", "name", "records", "seconds", "worker_address")
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    collection_id: str
+    name: str
+    records: int
+    seconds: float
+    worker_address: str
+    def __init__(self, collection_id: _Optional[str] = ..., name: _Optional[str] = ..., records: _Optional[int] = ..., seconds: _Optional[float] = ..., worker_address: _Optional[str] = ...) -> None: ...
+
+class ReindexCollectionsResponse(_message.Message):
+    __slots__ = ("collections",)
+    COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    collections: _containers.RepeatedCompositeFieldContainer[ReindexedCollection]
+    def __init__(self, collections: _Optional[_Iterable[_Union[ReindexedCollection, _Mapping]]] = ...) -> None: ...
