@@ -64,6 +64,12 @@ class BatchSizeExceededError(SegmentDBError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+class StorageFullError(SegmentDBError):
+    """The disk (or the process's file-size limit) is full; nothing was written."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 class UnavailableError(SegmentDBError):
     code = grpc.StatusCode.UNAVAILABLE
 
@@ -101,6 +107,7 @@ _ALL: list[type[SegmentDBError]] = [
     UniqueConstraintError,
     FailedPreconditionError,
     BatchSizeExceededError,
+    StorageFullError,
     UnavailableError,
     DeadlineExceededError,
     AuthenticationError,
