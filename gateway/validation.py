@@ -8,7 +8,7 @@ by the metadata worker.
 
 Names:
 - collection: 3-512 characters of [a-zA-Z0-9._-], a letter or digit first and last,
-  no '..' (chromadb's rule without its IPv4 clause).
+  no '..', and not a valid IPv4 address such as '1.2.3.4' (chromadb's rule).
 - tenant and database: an empty string means default_tenant / default_database; after
   that 1-512 characters, no control characters (NUL included), no leading or trailing
   whitespace. Tenant names in CreateTenant/GetTenant are required (no default).
@@ -16,6 +16,7 @@ Names:
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from typing import Sequence
@@ -36,6 +37,10 @@ _COLLECTION_NAME_RULE = (
     "without '..'"
 )
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# chromadb reserves metadata keys starting with these for itself ("#document", "$...")...
+RESERVED_KEY_PREFIXES = ("#", "$")
+# ...and this record metadata key (where it keeps documents); collection metadata may use it.
+RESERVED_RECORD_KEY = "chroma:document"
 
 GET_FIELDS = frozenset({
     common_pb2.INCLUDE_FIELD_DOCUMENTS,
@@ -56,6 +61,20 @@ def collection_name(name: str, field: str = "name") -> None:
         raise errors.InvalidCollectionNameError(
             f"{field}: {name!r} is not a valid collection name: {_COLLECTION_NAME_RULE}"
         )
+    if _is_ipv4_address(name):
+        raise errors.InvalidCollectionNameError(
+            f"{field}: {name!r} is a valid IPv4 address, which chromadb does not allow as a "
+            "collection name (it would be ambiguous in URLs); use another name, e.g. with a "
+            "letter in it"
+        )
+
+
+def _is_ipv4_address(name: str) -> bool:
+    try:
+        ipaddress.IPv4Address(name)  # leading zeros and octets > 255 are not addresses
+    except ValueError:
+        return False
+    return True
 
 
 def _scope_name(value: str, field: str, kind: str) -> None:
@@ -174,15 +193,31 @@ def query_vectors(batch: common_pb2.VectorBatch,
 
 # ---- metadata ----------------------------------------------------------------------------
 
-def metadata(value: common_pb2.Metadata, field: str, *, allow_null: bool) -> None:
-    """Keys non-empty; every value set; lists non-empty; floats finite; null only if allowed."""
+def metadata(value: common_pb2.Metadata, field: str, *, allow_null: bool,
+             record: bool = False) -> None:
+    """Keys non-empty and not reserved; every value set; lists non-empty; floats finite;
+    null only if allowed. `record` adds the key reserved in record metadata only."""
     for key, item in value.fields.items():
         where = f"{field}[{key!r}]"
         if not key:
             raise errors.InvalidArgumentError(
                 f"{field}: metadata keys must be non-empty strings"
             )
+        _metadata_key(key, where, record=record)
         _metadata_value(item, where, allow_null=allow_null)
+
+
+def _metadata_key(key: str, where: str, *, record: bool) -> None:
+    if key.startswith(RESERVED_KEY_PREFIXES):
+        raise errors.InvalidArgumentError(
+            f"{where}: metadata keys must not start with '#' or '$' (reserved, as in "
+            "chromadb); rename the key"
+        )
+    if record and key == RESERVED_RECORD_KEY:
+        raise errors.InvalidArgumentError(
+            f"{where}: {RESERVED_RECORD_KEY!r} is reserved for the document (as in chromadb); "
+            "pass the text as the record's document, or rename the key"
+        )
 
 
 def _metadata_value(item: common_pb2.MetadataValue, where: str, *, allow_null: bool) -> None:
@@ -222,7 +257,7 @@ def _finite(number: float, where: str) -> None:
 def metadatas(column: Sequence[common_pb2.Metadata], *, allow_null: bool,
               field: str = "metadatas") -> None:
     for position, value in enumerate(column):
-        metadata(value, f"{field}[{position}]", allow_null=allow_null)
+        metadata(value, f"{field}[{position}]", allow_null=allow_null, record=True)
 
 
 # ---- reads -------------------------------------------------------------------------------

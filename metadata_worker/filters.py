@@ -11,7 +11,7 @@ Semantics (docs/internals.md "Semantics decided"):
 - ints and floats compare with each other (5 == 5.0); bools are stored only in
   bool_value, so a bool never equals an int;
 - $contains/$not_contains look inside list values;
-- documents: substring (case-sensitive; the FTS5 trigram index pre-filters patterns of
+- documents: a non-empty pattern; substring (case-sensitive; the FTS5 trigram index pre-filters patterns of
   3+ characters, instr decides) and Python `re.search`; a record without a document
   matches only $not_contains / $not_regex.
 Values never enter the SQL text; lists travel as one JSON parameter read by json_each.
@@ -197,6 +197,11 @@ def compile_where_document(doc: common_pb2.WhereDocument, path: str = "where_doc
         )
     where = f"{path}.{_DOC_OP_NAMES[op]}"
     pattern = cond.pattern
+    if not pattern:
+        # chromadb rejects it too; an empty pattern would match (or exclude) every document.
+        raise InvalidArgumentError(
+            f"{where}: the pattern is empty; give a non-empty string (or omit the filter)"
+        )
     if op == DocOp.DOCUMENT_OPERATOR_CONTAINS:
         if len(pattern) >= FULLTEXT_MIN_PATTERN:
             # The trigram index narrows the candidates; instr keeps the answer exact.

@@ -110,6 +110,8 @@ class Collection:
         id_list = _ids(ids, required=True)
         count = len(id_list)
         document_list = _one_or_many(documents, "documents", str, count)
+        if document_list is not None and embeddings is None:
+            _require_every_document(document_list)
         metadata_list = _one_or_many(metadatas, "metadatas", Mapping, count)
         array = _embeddings(embeddings, "embeddings", count)
         if array is None and document_list is not None and self._embedding_function is not None:
@@ -185,7 +187,8 @@ class Collection:
         columns = wire.records_from_proto(records, include)
         return GetResult(
             ids=columns["ids"], embeddings=columns["embeddings"], documents=columns["documents"],
-            uris=None, data=None, metadatas=columns["metadatas"], included=list(include),
+            uris=_no_uris(columns["ids"], include), data=None, metadatas=columns["metadatas"],
+            included=list(include),
         )
 
     def peek(self, limit: int = 10) -> GetResult:
@@ -221,19 +224,25 @@ class Collection:
             request.ids.extend(_ids(ids, required=False))
         _set_filters(request, where, where_document)
         request.include.CopyFrom(wire.include_to_proto(include, "query"))
+        include = list(include)
+        if "data" in include and "uris" not in include:
+            include.append("uris")  # chromadb loads data from URIs, so it returns them too
         if ids is not None and not request.ids:  # no ids match nothing
             results = [common_pb2.RecordBatch() for _ in range(array.shape[0])]
         else:
             results = self._client._call(self._client._records.QueryRecords, request, idempotent=True).results
         per_query = [wire.records_from_proto(batch, include) for batch in results]
 
+        for q in per_query:
+            q["uris"] = _no_uris(q["ids"], include)
+
         def column(key: str) -> Optional[list]:
             return [q[key] for q in per_query] if key in include else None
 
         return QueryResult(
             ids=[q["ids"] for q in per_query], embeddings=column("embeddings"),
-            documents=column("documents"), uris=None, data=None, metadatas=column("metadatas"),
-            distances=column("distances"), included=list(include),
+            documents=column("documents"), uris=column("uris"), data=None,
+            metadatas=column("metadatas"), distances=column("distances"), included=include,
         )
 
     # ------------------------------------------------------------ the collection itself
@@ -245,6 +254,9 @@ class Collection:
         if name is not None:
             request.new_name = name
         if metadata is not None:
+            if isinstance(metadata, Mapping):
+                # chromadb replaces the metadata and leaves None-valued keys out of it.
+                metadata = {key: value for key, value in metadata.items() if value is not None}
             request.new_metadata.CopyFrom(wire.metadata_to_proto(metadata, "metadata"))
         if configuration is not None:
             request.new_configuration.CopyFrom(wire.configuration_to_proto(configuration))
@@ -293,6 +305,21 @@ def _one_or_many(value: Any, field: str, scalar: type, count: Optional[int]) -> 
     if count is not None and len(values) != count:
         raise InvalidArgumentError(f"{field}: got {len(values)} for {count} ids; give exactly one per id")
     return values
+
+
+def _require_every_document(documents: Sequence[Any]) -> None:
+    """chromadb's rule: a document may be None only when the call also carries embeddings."""
+    for i, document in enumerate(documents):
+        if document is None:
+            raise InvalidArgumentError(
+                f"documents[{i}]: expected a string, got None; a record may go without a "
+                "document only when embeddings are given in the same call"
+            )
+
+
+def _no_uris(ids: Sequence[str], include: Sequence[str]) -> Optional[list]:
+    """Records here have no URIs: one None per record when "uris" is included (chromadb)."""
+    return [None] * len(ids) if "uris" in include else None
 
 
 def _embeddings(value: Any, field: str, count: Optional[int]) -> Optional[np.ndarray]:

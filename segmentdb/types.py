@@ -30,7 +30,7 @@ class GetResult(TypedDict):
     ids: List[ID]
     embeddings: Optional[np.ndarray]  # (n, d) float32 when included
     documents: Optional[List[Optional[Document]]]
-    uris: None
+    uris: Optional[List[None]]  # one None per record when "uris" is included: no URIs here
     data: None
     metadatas: Optional[List[Optional[dict]]]
     included: Include
@@ -40,7 +40,7 @@ class QueryResult(TypedDict):
     ids: List[IDs]
     embeddings: Optional[List[np.ndarray]]  # one (k, d) array per query when included
     documents: Optional[List[List[Optional[Document]]]]
-    uris: None
+    uris: Optional[List[List[None]]]
     data: None
     metadatas: Optional[List[List[Optional[dict]]]]
     distances: Optional[List[List[float]]]

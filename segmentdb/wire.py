@@ -268,6 +268,9 @@ def where_document_to_proto(
         raise InvalidArgumentError(f"{field}: unknown operator {op!r}; expected one of {valid}")
     if not isinstance(value, str):
         raise InvalidArgumentError(f"{field}[{op!r}]: expected a string, got {type(value).__name__}")
+    if not value:
+        # chromadb's rule; the metadata worker checks it too, for clients of other languages.
+        raise InvalidArgumentError(f"{field}[{op!r}]: the pattern is empty; give a non-empty string")
     out.condition.operator = _DOCUMENT_OPERATORS[op]
     out.condition.pattern = value
     return out
@@ -293,21 +296,29 @@ INCLUDE_FIELDS = {
     "distances": common_pb2.INCLUDE_FIELD_DISTANCES,
 }
 _INCLUDE_NAMES = {number: name for name, number in INCLUDE_FIELDS.items()}
-_UNSUPPORTED_INCLUDE = {"uris", "data"}
+# chromadb's include values for URIs and the data its data loader reads from them. Records
+# here have no URIs, so the SDK answers them itself (None per record) and never sends them.
+SDK_ONLY_INCLUDE = ("uris", "data")
 
 
 def include_to_proto(include: Iterable[str], operation: str = "get") -> common_pb2.Include:
-    """Include strings as an Include message; `distances` only for query."""
+    """Include strings as an Include message; `distances` only for query.
+
+    "uris" (and "data" in a query) are accepted and left off the wire, like chromadb without
+    a data loader; "data" in a get raises, as chromadb does when no data loader is set.
+    """
     if isinstance(include, str):
         raise InvalidArgumentError(f"include: expected a list of strings, got the string {include!r}")
     out = common_pb2.Include()
     allowed = [name for name in INCLUDE_FIELDS if operation == "query" or name != "distances"]
     for item in include:
-        if item in _UNSUPPORTED_INCLUDE:
+        if item == "data" and operation != "query":
             raise InvalidArgumentError(
-                f"include: {item!r} is not supported (segmentdb records have no URIs or loaded "
-                f"data); use {', '.join(allowed)}"
+                "include: 'data' needs a data loader to read records' URIs, and segmentdb "
+                f"collections have neither; use {', '.join(allowed)}"
             )
+        if item in SDK_ONLY_INCLUDE:
+            continue
         if item not in allowed:
             raise InvalidArgumentError(
                 f"include: {item!r} is not valid in {operation}; expected some of {', '.join(allowed)}"
@@ -431,6 +442,9 @@ def records_from_proto(batch: common_pb2.RecordBatch, include: Sequence[str]) ->
 
 
 def _embeddings_from_proto(batch: common_pb2.VectorBatch, count: int) -> np.ndarray:
+    if count == 0:
+        # chromadb returns np.array([]) (shape (0,)) for "no records", not a (0, d) array.
+        return np.array([], dtype=vectors.WIRE_DTYPE)
     array = vectors.decode(batch, "embeddings")
     if array.shape[0] == 0 and count:
         raise InternalError(f"embeddings: the server sent no vectors for {count} records")

@@ -137,6 +137,8 @@ def matches_where_document(document: str | None, where_document: Any) -> bool:
         return all(results) if op == "$and" else any(results)
     if not isinstance(operand, str):
         raise ModelError(f"where_document[{op}]: expected a string")
+    if not operand:
+        raise ModelError(f"where_document[{op}]: the pattern is empty")
     if op == "$contains":
         return document is not None and operand in document
     if op == "$not_contains":
@@ -245,6 +247,9 @@ class CollectionModel:
     def update(self, ids: Sequence[str], embeddings: Any = None,
                documents: Sequence[str | None] | None = None,
                metadatas: Sequence[dict | None] | None = None) -> int:
+        if embeddings is None and documents is not None and None in documents:
+            # chromadb: a document may be None only when embeddings come with it.
+            raise ModelError("documents: None without embeddings")
         vectors = self._vectors(embeddings, len(ids))
         self._fix_dimension(vectors)
         updated = 0

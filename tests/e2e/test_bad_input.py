@@ -72,6 +72,14 @@ BAD_WRITES = {
                             ("metadata",)),
     "empty metadata key": (dict(ids=["d"], embeddings=[[1.0, 2.0, 3.0]],
                                 metadatas=[{"": 1}]), InvalidArgumentError, ("metadata",)),
+    "reserved # key": (dict(ids=["d"], embeddings=[[1.0, 2.0, 3.0]],
+                            metadatas=[{"#document": "x"}]), InvalidArgumentError,
+                       ("'#document'",)),
+    "reserved $ key": (dict(ids=["d"], embeddings=[[1.0, 2.0, 3.0]],
+                            metadatas=[{"$k": 1}]), InvalidArgumentError, ("'$k'",)),
+    "reserved chroma:document key": (dict(ids=["d"], embeddings=[[1.0, 2.0, 3.0]],
+                                          metadatas=[{"chroma:document": "x"}]),
+                                     InvalidArgumentError, ("'chroma:document'",)),
 }
 
 
@@ -95,6 +103,13 @@ def test_one_bad_row_rejects_the_whole_batch(seeded):
 def test_update_with_wrong_dimension_is_rejected(seeded):
     _assert_rejected(seeded, lambda: seeded.update(ids=["a"], embeddings=[[1.0, 2.0]]),
                      InvalidDimensionException, INVALID, "dimension", "embeddings")
+
+
+@pytest.mark.parametrize("documents", [[None], ["x", None]])
+def test_update_with_a_none_document_and_no_embeddings_is_rejected(seeded, documents):
+    ids = ["a", "b"][:len(documents)]
+    _assert_rejected(seeded, lambda: seeded.update(ids=ids, documents=documents),
+                     InvalidArgumentError, INVALID, f"documents[{len(documents) - 1}]")
 
 
 def test_update_with_duplicate_ids_is_rejected(seeded):
@@ -143,7 +158,9 @@ def test_bad_where_is_rejected_by_get_query_and_delete(seeded, case):
 
 
 @pytest.mark.parametrize("where_document", [{}, {"$foo": "x"}, {"$contains": 3},
-                                            {"$regex": "("}, {"$and": [{"$contains": "a"}]}])
+                                            {"$regex": "("}, {"$and": [{"$contains": "a"}]},
+                                            {"$contains": ""}, {"$not_contains": ""},
+                                            {"$regex": ""}, {"$not_regex": ""}])
 def test_bad_where_document_is_rejected(seeded, where_document):
     _assert_rejected(seeded, lambda: seeded.delete(where_document=where_document),
                      InvalidArgumentError, INVALID, "where_document")
@@ -194,6 +211,7 @@ BAD_NAMES = {
     "leading dash": "-abc",
     "trailing dot": "abc.",
     "empty": "",
+    "an IPv4 address": "1.2.3.4",
 }
 
 
@@ -210,7 +228,7 @@ def test_invalid_collection_names_are_rejected(client, case):
     assert client.count_collections() == before
 
 
-@pytest.mark.parametrize("name", ["abc", "a" * 512, "A.b-c_d.9", "0x0"])
+@pytest.mark.parametrize("name", ["abc", "a" * 512, "A.b-c_d.9", "0x0", "256.1.1.1"])
 def test_valid_edge_case_names_are_accepted(client, name):
     try:
         created = client.create_collection(name)
@@ -231,3 +249,14 @@ def test_creating_an_existing_collection_is_a_unique_constraint_error(client, co
     assert info.value.code == grpc.StatusCode.ALREADY_EXISTS
     assert collection.name in str(info.value)
     assert client.get_collection(collection.name).count() == 1
+
+
+@pytest.mark.parametrize("key", ["#x", "$x"])
+def test_reserved_collection_metadata_keys_are_rejected(client, collection_name, key):
+    before = client.count_collections()
+
+    with pytest.raises(InvalidArgumentError) as info:
+        client.create_collection(collection_name, metadata={key: 1})
+
+    assert info.value.code == INVALID and repr(key) in str(info.value)
+    assert client.count_collections() == before

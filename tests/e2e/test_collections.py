@@ -167,6 +167,17 @@ def test_modify_metadata_replaces_it(client, make_collection):
     assert typed(client.get_collection(collection.name).metadata) == typed({"c": True})
 
 
+def test_modify_metadata_drops_none_valued_keys_like_chromadb(client, make_collection):
+    collection = make_collection(metadata={"a": 1})
+
+    collection.modify(metadata={"k": None, "z": 3})
+
+    assert typed(client.get_collection(collection.name).metadata) == typed({"z": 3})
+    assert typed(collection.metadata) == typed({"z": 3})
+    collection.modify(metadata={"k": None})
+    assert client.get_collection(collection.name).metadata is None
+
+
 def test_modify_ef_search_changes_the_configuration(client, make_collection):
     collection = make_collection()
 

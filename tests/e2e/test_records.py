@@ -114,6 +114,44 @@ def test_peek_returns_the_first_records_with_embeddings(collection, rng):
     assert len(collection.peek()["ids"]) == 10
 
 
+def _empty_1d(embeddings) -> bool:
+    return isinstance(embeddings, np.ndarray) and embeddings.shape == (0,)
+
+
+def test_no_records_with_embeddings_is_an_empty_1d_array_like_chromadb(collection):
+    assert _empty_1d(collection.peek()["embeddings"])
+    collection.add(ids=["a"], embeddings=[[1.0, 2.0]], metadatas=[{"k": 1}])
+
+    assert _empty_1d(collection.get(ids=["zz"], include=["embeddings"])["embeddings"])
+    assert _empty_1d(collection.get(where={"k": 2}, include=["embeddings"])["embeddings"])
+    result = collection.query(query_embeddings=[[1.0, 2.0], [0.0, 0.0]], where={"k": 2},
+                              include=["embeddings"])
+    assert result["ids"] == [[], []] and all(_empty_1d(e) for e in result["embeddings"])
+    assert collection.get(include=["embeddings"])["embeddings"].shape == (1, 2)
+
+
+def test_include_uris_and_data_answer_like_chromadb_without_a_data_loader(collection):
+    collection.add(ids=["a", "b"], embeddings=[[1.0, 2.0], [3.0, 4.0]])
+
+    got = collection.get(include=["uris"])
+    assert got["uris"] == [None, None] and got["data"] is None and got["documents"] is None
+
+    result = collection.query(query_embeddings=[[1.0, 2.0]], n_results=2, include=["uris"])
+    assert result["uris"] == [[None, None]] and result["data"] is None
+    result = collection.query(query_embeddings=[[1.0, 2.0]], n_results=1, include=["data"])
+    assert result["data"] is None and result["uris"] == [[None]]
+    assert result["included"] == ["data", "uris"]
+
+
+def test_update_with_embeddings_and_a_none_document_keeps_the_document(collection):
+    collection.add(ids=["a"], embeddings=[[1.0, 2.0]], documents=["kept"])
+
+    collection.update(ids=["a"], embeddings=[[3.0, 4.0]], documents=[None])
+
+    got = collection.get(include=["documents", "embeddings"])
+    assert got["documents"] == ["kept"] and got["embeddings"].tolist() == [[3.0, 4.0]]
+
+
 def test_count_follows_adds_and_deletes(collection, rng):
     assert collection.count() == 0
     collection.add(**_records(6, 3, rng))

@@ -82,8 +82,9 @@ class CollectionMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.model.dimension is not None)
     @rule(data=st.data())
     def update(self, data):
+        # chromadb: a None document needs embeddings in the same call (else an error).
         batch = data.draw(batches(self.dim, removable=True, vectors_optional=True).filter(
-            lambda b: len(b) > 1))
+            lambda b: len(b) > 1 and ("embeddings" in b or None not in b.get("documents", []))))
         self.collection.update(**batch)
         self.model.update(batch["ids"], batch.get("embeddings"), batch.get("documents"),
                           batch.get("metadatas"))

@@ -244,6 +244,17 @@ def test_invalid_where_document(wd, message):
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize("op", ["$contains", "$not_contains", "$regex", "$not_regex"])
+def test_empty_where_document_pattern_is_invalid(op):
+    # chromadb rejects it; here the one validator rejects it for every client.
+    with pytest.raises(errors.InvalidArgumentError) as info:
+        filters.compile_where_document(where_document({op: ""}))
+    assert f"where_document.{op}: the pattern is empty" in str(info.value)
+    nested = where_document({"$or": [{"$contains": "a"}, {op: ""}]})
+    with pytest.raises(errors.InvalidArgumentError, match=r"where_document\.\$or\[1\]"):
+        filters.compile_where_document(nested)
+
+
 def test_empty_or_unspecified_where_document_is_invalid():
     with pytest.raises(errors.InvalidArgumentError, match="where_document: empty"):
         filters.compile_where_document(pb.WhereDocument())

@@ -63,6 +63,17 @@ def test_invalid_collection_names(name):
         validation.collection_name(name)
 
 
+@pytest.mark.parametrize("name", ["1.2.3.4", "127.0.0.1", "255.255.255.255", "0.0.0.0"])
+def test_ipv4_addresses_are_not_collection_names(name):
+    with raises(errors.InvalidCollectionNameError, "name:", repr(name), "IPv4 address"):
+        validation.collection_name(name)
+
+
+@pytest.mark.parametrize("name", ["256.2.3.4", "01.2.3.4", "1.2.3", "1.2.3.4.5"])
+def test_dotted_names_that_are_not_ipv4_addresses_are_fine(name):
+    validation.collection_name(name)  # chromadb accepts these too
+
+
 def test_invalid_collection_name_is_invalid_argument_and_names_field():
     with raises(errors.InvalidCollectionNameError, "new_name:") as info:
         validation.collection_name("a", "new_name")
@@ -276,6 +287,39 @@ def test_null_value_only_in_update_and_upsert():
         LIMIT)
     validation.check_update(rs.UpdateRecordsRequest(collection_id="c", ids=["a"],
                                                     metadatas=[nulled]), LIMIT)
+
+
+@pytest.mark.parametrize("key", ["#document", "$x", "chroma:document"])
+def test_reserved_record_metadata_keys_rejected(key):
+    bad = md(**{key: val(string_value="x")})
+    with raises(errors.InvalidArgumentError, f"metadatas[1][{key!r}]:", "reserved"):
+        validation.check_add(add(metadatas=[md(), bad]), LIMIT)
+    with raises(errors.InvalidArgumentError, f"metadatas[0][{key!r}]:", "reserved"):
+        validation.check_update(rs.UpdateRecordsRequest(collection_id="c", ids=["a"],
+                                                        metadatas=[bad]), LIMIT)
+
+
+def test_keys_merely_containing_reserved_characters_are_fine():
+    validation.check_add(add(metadatas=[md(**{"a#": val(int_value=1), "a$b": val(int_value=2)}),
+                                        md(**{"chroma:doc": val(int_value=3)})]), LIMIT)
+
+
+def test_reserved_collection_metadata_keys():
+    for key in ("#x", "$x"):
+        with raises(errors.InvalidArgumentError, f"metadata[{key!r}]:", "'#' or '$'"):
+            validation.metadata(md(**{key: val(int_value=1)}), "metadata", allow_null=False)
+    # chromadb reserves chroma:document in record metadata only.
+    validation.metadata(md(**{"chroma:document": val(int_value=1)}), "metadata",
+                        allow_null=False)
+
+
+def test_documents_without_value_are_accepted_on_the_wire():
+    # Add/upsert carry embeddings, so (as in chromadb) a record may lack a document; in an
+    # update an absent value keeps the stored document (docs/internals.md).
+    absent = [common_pb2.OptionalString(), common_pb2.OptionalString(value="d")]
+    validation.check_add(add(documents=absent), LIMIT)
+    validation.check_update(rs.UpdateRecordsRequest(collection_id="c", ids=["a", "b"],
+                                                    documents=absent), LIMIT)
 
 
 def test_collection_metadata_rules():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
@@ -146,7 +147,7 @@ def test_empty_in_list_is_still_a_list():
 
 document_conditions = st.builds(
     lambda op, text: {op: text},
-    st.sampled_from(["$contains", "$not_contains", "$regex", "$not_regex"]), st.text(max_size=10))
+    st.sampled_from(["$contains", "$not_contains", "$regex", "$not_regex"]), st.text(min_size=1, max_size=10))
 where_documents = st.recursive(
     document_conditions,
     lambda inner: st.builds(lambda op, clauses: {op: clauses},
@@ -181,12 +182,29 @@ def test_include_round_trip(include):
 @pytest.mark.parametrize("include, operation, message", [
     (["distances"], "get", "not valid in get"),
     (["document"], "query", "'document' is not valid"),
-    (["uris"], "get", "not supported"),
+    (["data"], "get", "'data' needs a data loader"),
     ("documents", "get", "list of strings"),
 ])
 def test_bad_include(include, operation, message):
     with pytest.raises(InvalidArgumentError, match=message):
         wire.include_to_proto(include, operation)
+
+
+@pytest.mark.parametrize("include, operation", [
+    (["uris"], "get"), (["uris", "documents"], "query"), (["data"], "query"),
+])
+def test_uris_and_data_are_accepted_but_never_sent(include, operation):
+    # chromadb without a data loader: the SDK answers them itself (records have no URIs).
+    proto = wire.include_to_proto(include, operation)
+    assert wire.include_from_proto(proto) == [i for i in include if i not in ("uris", "data")]
+
+
+@pytest.mark.parametrize("op", ["$contains", "$not_contains", "$regex", "$not_regex"])
+def test_empty_where_document_pattern_is_rejected(op):
+    with pytest.raises(InvalidArgumentError, match=rf"where_document\['\{op}'\]: the pattern is empty"):
+        wire.where_document_to_proto({op: ""})
+    with pytest.raises(InvalidArgumentError, match=r"where_document.\$and\[1\]"):
+        wire.where_document_to_proto({"$and": [{"$contains": "a"}, {op: ""}]})
 
 
 # ---------------------------------------------------------------- configuration
@@ -252,3 +270,12 @@ def test_record_batch_columns():
     assert columns["embeddings"].shape == (2, 2) and columns["embeddings"].flags.writeable
     assert columns["distances"] == [0.0, 8.0]
     assert wire.records_from_proto(batch, [])["documents"] is None
+
+
+def test_no_records_with_embeddings_is_an_empty_1d_array_like_chromadb():
+    from segmentdb import vectors
+
+    empty = common_pb2.RecordBatch(embeddings=vectors.encode(np.zeros((0, 3))))
+    embeddings = wire.records_from_proto(empty, ["embeddings"])["embeddings"]
+    assert isinstance(embeddings, np.ndarray) and embeddings.shape == (0,)
+    assert embeddings.dtype == np.float32

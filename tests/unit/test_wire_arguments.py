@@ -92,6 +92,34 @@ def test_reads_reject_before_any_call(offline, call, message):
         call(offline)
 
 
+@pytest.mark.parametrize("call", [
+    lambda c: c.update(ids=["a"], documents=[None]),
+    lambda c: c.update(ids=["a", "b"], documents=["x", None]),
+    lambda c: c.upsert(ids=["a"], documents=[None]),
+    lambda c: c.add(ids="a", documents=[None]),
+])
+def test_a_none_document_without_embeddings_is_rejected(offline, call):
+    # chromadb: documents may hold None only when embeddings come in the same call.
+    with pytest.raises(InvalidArgumentError, match=r"documents\[\d\]: expected a string, got None"):
+        call(offline)
+
+
+@pytest.mark.parametrize("call", [
+    lambda c: c.update(ids=["a"], embeddings=[[1.0]], documents=[None]),
+    lambda c: c.upsert(ids=["a"], embeddings=[[1.0]], documents=[None]),
+    lambda c: c.get(include=["uris"]),
+    lambda c: c.query(query_embeddings=[[1.0]], include=["uris", "data"]),
+])
+def test_none_documents_with_embeddings_and_uris_include_are_sent(offline, call):
+    with pytest.raises(UnavailableError):
+        call(offline)
+
+
+def test_get_include_data_is_rejected_like_chromadb_without_a_data_loader(offline):
+    with pytest.raises(InvalidArgumentError, match="data loader"):
+        offline.get(include=["data"])
+
+
 def test_a_valid_call_does_reach_the_network(offline):
     # The counterpart of the tests above: valid arguments get as far as the (dead) server.
     with pytest.raises(UnavailableError):
