@@ -10,7 +10,7 @@ import math
 
 from segmentdb import vectors
 from segmentdb.errors import InvalidArgumentError
-from segmentdb.v1 import collection_pb2, common_pb2, tenancy_pb2
+from segmentdb.v1 import admin_pb2, collection_pb2, common_pb2, tenancy_pb2
 
 from metadata_worker import domain
 from metadata_worker.domain import DELETE
@@ -202,3 +202,11 @@ def records_to_proto(records: domain.Records) -> common_pb2.RecordBatch:
     if records.vectors is not None and len(records.vectors):
         out.embeddings.CopyFrom(vectors.encode(records.vectors))
     return out
+
+
+# -- storage -------------------------------------------------------------------------------
+
+def storage_stats_to_proto(stats: domain.StorageStats) -> admin_pb2.StorageStats:
+    return admin_pb2.StorageStats(log_entries=stats.log_entries,
+                                  sqlite_bytes=stats.sqlite_bytes,
+                                  collections=stats.collections, records=stats.records)

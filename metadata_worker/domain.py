@@ -127,3 +127,13 @@ class LogPage:
     vectors: np.ndarray  # one row per UPSERT entry
     read_through: int
     more: bool
+    # Entries up to here were purged; a reader that asked for less has missed some.
+    purged_through: int = 0
+
+
+@dataclass(frozen=True)
+class StorageStats:
+    log_entries: int    # write-ahead log entries not yet purged
+    sqlite_bytes: int   # chroma.sqlite3 plus its -wal file
+    collections: int
+    records: int

@@ -8,6 +8,7 @@ in-flight calls, stop, close SQLite (releasing the lock), return.
 from __future__ import annotations
 
 import logging
+import signal
 
 from segmentdb import serving
 from segmentdb.internal.v1 import metadata_service_pb2, metadata_service_pb2_grpc
@@ -42,6 +43,11 @@ def build(config: Config) -> tuple[serving.Served, Store]:
 
 def serve(config: Config) -> None:
     """Run until SIGTERM/SIGINT, then shut down cleanly."""
+    # A write past RLIMIT_FSIZE raises SIGXFSZ, whose default action kills the process (and
+    # with it every in-flight call). Ignored, the write fails with EFBIG instead: SQLite
+    # rolls the transaction back and the caller gets StorageFullError. CPython's start-up
+    # already ignores it; saying so here keeps that true if we are ever embedded or forked.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     served, store = build(config)
     serving.write_port_file(config.port_file, served.port)
     log.info("metadata worker serving %s on %s:%d", store.db_path, config.host, served.port)

@@ -17,8 +17,8 @@ from segmentdb.v1 import tenancy_pb2
 from segmentdb.v1 import tenancy_service_pb2 as tsvc
 
 from metadata_worker import (
-    collection_config, convert, filters, store_collections as collections, store_log,
-    store_records as records,
+    collection_config, convert, filters, store_checkpoints, store_collections as collections,
+    store_log, store_records as records, store_stats,
 )
 from metadata_worker.domain import RecordSelection
 from metadata_worker.store import Store
@@ -177,7 +177,7 @@ class MetadataServicer(metadata_service_pb2_grpc.MetadataServiceServicer):
         return msvc.ReadLogResponse(
             sequences=page.sequences, operations=page.operations, labels=page.labels,
             vectors=vectors.encode(page.vectors), read_through=page.read_through,
-            more=page.more)
+            more=page.more, purged_through=page.purged_through)
 
     def ScanVectors(self, request, context):
         for labels, array, snapshot in self.store.stream(store_log.scan, request.collection_id,
@@ -185,3 +185,11 @@ class MetadataServicer(metadata_service_pb2_grpc.MetadataServiceServicer):
             yield msvc.ScanVectorsResponse(labels=labels, vectors=vectors.encode(array),
                                                snapshot_sequence=snapshot)
 
+    def ReportPersisted(self, request, context):
+        purged = self.store.write(store_checkpoints.report_persisted, request.segment_id,
+                                  request.collection_id, request.applied_sequence)
+        return msvc.ReportPersistedResponse(purged_through=purged)
+
+    def GetStorageStats(self, request, context):
+        return msvc.GetStorageStatsResponse(
+            stats=convert.storage_stats_to_proto(store_stats.storage_stats(self.store)))

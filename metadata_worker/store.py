@@ -21,6 +21,8 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
+from segmentdb import errors
+
 from metadata_worker import migrate
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,25 @@ T = TypeVar("T")
 
 class FolderLockedError(RuntimeError):
     """Another metadata worker already owns this data folder."""
+
+
+# SQLite's primary result codes for "no space": SQLITE_FULL (ENOSPC) and SQLITE_IOERR, which
+# is what a write past RLIMIT_FSIZE (EFBIG) becomes, like other failed writes and fsyncs.
+_SQLITE_IOERR = 10
+_SQLITE_FULL = 13
+
+
+def storage_full_error(exc: BaseException, db_path: Path) -> errors.StorageFullError | None:
+    """The StorageFullError a failed write stands for, or None if it is another error."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None or (code & 0xFF) not in (_SQLITE_FULL, _SQLITE_IOERR):
+        return None
+    return errors.StorageFullError(
+        f"the disk holding {db_path.parent} (or the metadata worker's file-size limit) is full "
+        f"({exc}): nothing was written; free some space and retry the write"
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -128,19 +149,52 @@ class Store:
     # -- running work -------------------------------------------------------------------
 
     def write(self, fn: Callable[..., T], *args, **kwargs) -> T:
-        """Run `fn(conn, ...)` as one write transaction: committed entirely or not at all."""
+        """Run `fn(conn, ...)` as one write transaction: committed entirely or not at all.
+
+        A full disk (or RLIMIT_FSIZE) while writing or committing raises StorageFullError;
+        the transaction is rolled back and the next write may succeed once space returns.
+        """
         with self._write_lock:
             self._check_open()
-            conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
+            conn = self._writer_connection()
             try:
+                conn.execute("BEGIN IMMEDIATE")
                 result = fn(conn, *args, **kwargs)
-            except BaseException:
-                if conn.in_transaction:  # some errors (disk full, I/O) already rolled back
-                    conn.execute("ROLLBACK")
+                conn.execute("COMMIT")  # may fail with SQLITE_FULL too: inside the try
+            except BaseException as exc:
+                self._roll_back()
+                full = storage_full_error(exc, self.db_path)
+                if full is not None:
+                    log.error("write refused: %s", full.message)
+                    raise full from exc
                 raise
-            conn.execute("COMMIT")
             return result
+
+    def _roll_back(self) -> None:
+        """End the writer's failed transaction; SQLite rolls some errors (disk full, I/O)
+        back itself. If the connection cannot even roll back, replace it: a write must
+        never find a half-finished transaction on the writer."""
+        conn = self._writer
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return
+        except sqlite3.Error as exc:
+            log.warning("rollback after a failed write failed (%s); reopening the writer", exc)
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
+        self._writer = None  # the next write opens a fresh one
+
+    def _writer_connection(self) -> sqlite3.Connection:
+        if self._writer is None:
+            # Opening reads the schema and the WAL and writes nothing, so it works on a
+            # full disk; if it fails anyway the error reaches this caller, the next retries.
+            self._writer = connect(self.db_path, cache_kib=WRITER_CACHE_KIB)
+        return self._writer
 
     def read(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """Run `fn(conn, ...)` in one read transaction (one consistent snapshot)."""
@@ -190,8 +244,11 @@ class Store:
                     conn.close()
                 self._readers.clear()
             try:
-                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error as exc:  # a checkpoint is an optimisation, never fatal
+                self._writer_connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                # An optimisation, never fatal: committed writes stay in the -wal file,
+                # which the next start reads (and checkpoints) before anything else.
                 log.warning("WAL checkpoint at shutdown failed: %s", exc)
-            self._writer.close()
+            if self._writer is not None:
+                self._writer.close()
             self._lock.release()

@@ -1,5 +1,9 @@
 """The write-ahead log (embeddings_log) and what vector workers read: catch-up and rebuild.
 
+A collection's LOG POSITION is MAX(its last remaining entry, collections.log_purged_through):
+purging entries every segment has persisted (store_checkpoints) never moves a position
+backwards, so readers never wait for, or ask for, entries that were purged.
+
 Sequence numbers and labels are assigned here explicitly from sqlite_sequence. That is
 safe because every write runs on the single writer connection under the store's lock
 (and the folder lock keeps other processes out), and it lets a batch of 50,000 rows be
@@ -42,14 +46,48 @@ def append(conn: sqlite3.Connection, collection_id: str, entries: list[tuple[int
 
 
 def position(conn: sqlite3.Connection, collection_id: str) -> int:
-    """The collection's last logged sequence number (0 if none)."""
-    row = conn.execute("SELECT MAX(seq_id) FROM embeddings_log WHERE collection_id = ?",
+    """The collection's log position: its last logged sequence number, counting purged
+    entries (0 if it never logged anything or does not exist)."""
+    row = conn.execute(
+        "SELECT MAX(c.log_purged_through, COALESCE("
+        "  (SELECT MAX(seq_id) FROM embeddings_log WHERE collection_id = c.id), 0)) "
+        "FROM collections c WHERE c.id = ?",
+        (collection_id,),
+    ).fetchone()
+    return row[0] if row else 0
+
+
+def purged_through(conn: sqlite3.Connection, collection_id: str) -> int:
+    """The collection's entries up to here were purged (0 if none or no such collection)."""
+    row = conn.execute("SELECT log_purged_through FROM collections WHERE id = ?",
                        (collection_id,)).fetchone()
-    return row[0] or 0
+    return row[0] if row else 0
+
+
+def purge(conn: sqlite3.Connection, collection_id: str, through: int) -> int:
+    """Delete the collection's entries with seq_id <= `through` (never backwards: a lower
+    `through` than already purged does nothing). Returns the new purged_through."""
+    current = purged_through(conn, collection_id)
+    if through <= current:
+        return current
+    # A range on the (collection_id, seq_id) index: touches only the rows it deletes.
+    conn.execute("DELETE FROM embeddings_log WHERE collection_id = ? AND seq_id <= ?",
+                 (collection_id, through))
+    conn.execute("UPDATE collections SET log_purged_through = ? WHERE id = ?",
+                 (through, collection_id))
+    return through
+
+
+def count_entries(conn: sqlite3.Connection) -> int:
+    """Entries in the whole log (not yet purged)."""
+    return conn.execute("SELECT COUNT(*) FROM embeddings_log").fetchone()[0]
 
 
 def read(conn: sqlite3.Connection, collection_id: str, after: int, limit: int) -> LogPage:
     """Entries after `after`, in order; UPSERTs whose record is gone are left out.
+
+    The page carries purged_through: when `after` is below it, entries between were purged
+    and the reader must rebuild from `scan` instead of replaying.
 
     The vector sent with an UPSERT is the record's current one: replaying an older entry
     with a newer vector is harmless because the newer entry follows it.
@@ -66,7 +104,8 @@ def read(conn: sqlite3.Connection, collection_id: str, after: int, limit: int) -
     more = len(rows) > limit
     rows = rows[:limit]
     page = LogPage([], [], [], np.zeros((0, dimension), np.float32),
-                   read_through=rows[-1][0] if rows else after, more=more)
+                   read_through=rows[-1][0] if rows else after, more=more,
+                   purged_through=purged_through(conn, collection_id))
     blobs = []
     for seq, op, label, blob in rows:
         if op == LOG_UPSERT:

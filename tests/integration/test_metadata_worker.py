@@ -93,6 +93,8 @@ def test_a_second_worker_on_the_same_folder_exits_with_the_lock_message(worker):
         cwd=REPO, capture_output=True, text=True, timeout=60)
     assert second.returncode == 1
     assert "another metadata worker" in second.stderr and "is already using" in second.stderr
+    assert str(worker["data"]) in second.stderr  # names the folder
+    assert f"pid {worker['proc'].pid}" in second.stderr  # and who holds it
     assert not (root / "second.json").exists()
 
 
