@@ -2,7 +2,7 @@
 
 Example:
     python -m vector_worker --path ./segmentdb_data --metadata 127.0.0.1:50061 --port 0 \\
-        --port-file /tmp/vw.json
+        --port-file /tmp/vw.json --memory-budget 2GiB --idle-ttl 600
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ def parser() -> argparse.ArgumentParser:
         prog="segmentdb vector-worker",
         description="Serve HNSW vector segments of a segmentdb data folder.",
         epilog="example: segmentdb vector-worker --path ./segmentdb_data "
-               "--metadata 127.0.0.1:50061 --port 0 --port-file vw.json",
+               "--metadata 127.0.0.1:50061 --port 0 --port-file vw.json "
+               "--memory-budget 2GiB --idle-ttl 600",
     )
     p.add_argument("--path", default=env["path"], required=env["path"] is None,
                    help="data folder; segments in <path>/index/ (env SEGMENTDB_PATH)")
@@ -34,6 +35,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-message-size", default=env["max_message_size"],
                    help="largest gRPC message, e.g. 256MiB (default)")
     p.add_argument("--log-level", default=env["log_level"], help="DEBUG, INFO, WARNING, ERROR")
+    p.add_argument("--memory-budget", default=env["memory_budget"], metavar="SIZE",
+                   help="bytes of loaded segments to stay within, e.g. 2GiB; least recently "
+                        "used segments are saved and unloaded beyond it; 0 = unlimited "
+                        "(default; env SEGMENTDB_MEMORY_BUDGET)")
+    p.add_argument("--idle-ttl", default=env["idle_ttl"], metavar="SECONDS",
+                   help="unload segments unused for this long; 0 = never (default; env "
+                        "SEGMENTDB_IDLE_TTL)")
     return p
 
 
@@ -43,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         config = config_module.make_config(
             path=args.path, metadata=args.metadata, host=args.host, port=args.port,
             port_file=args.port_file, max_message_size=args.max_message_size,
-            log_level=args.log_level)
+            log_level=args.log_level, memory_budget=args.memory_budget,
+            idle_ttl=args.idle_ttl)
     except ValueError as exc:
         print(f"segmentdb vector-worker: {exc}", file=sys.stderr)
         return 1

@@ -20,6 +20,8 @@ ENVIRONMENT = {
     "port_file": "SEGMENTDB_PORT_FILE",
     "max_message_size": "SEGMENTDB_MAX_MESSAGE_SIZE",
     "log_level": "SEGMENTDB_LOG_LEVEL",
+    "memory_budget": "SEGMENTDB_MEMORY_BUDGET",
+    "idle_ttl": "SEGMENTDB_IDLE_TTL",
 }
 
 DEFAULTS = {
@@ -30,6 +32,10 @@ DEFAULTS = {
     "port_file": None,
     "max_message_size": str(DEFAULT_MAX_MESSAGE_BYTES),
     "log_level": "INFO",
+    # Unlimited by default (like chromadb's LRU, which is off unless configured): a budget
+    # only makes sense against the machine's memory, which the operator knows and we don't.
+    "memory_budget": "0",
+    "idle_ttl": "0",
 }
 
 
@@ -46,6 +52,10 @@ class VectorWorkerConfig:
     port_file: str | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     log_level: str = "INFO"
+    # Bytes of loaded segments (vectors + graph at capacity) to stay within; 0 = unlimited.
+    memory_budget_bytes: int = 0
+    # Unload segments unused for this many seconds; 0 = never.
+    idle_ttl_seconds: float = 0.0
 
 
 def defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
@@ -56,7 +66,8 @@ def defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
 
 def make_config(*, path: str, metadata: str, host: str, port: str | int,
                 port_file: str | None, max_message_size: str | int,
-                log_level: str) -> VectorWorkerConfig:
+                log_level: str, memory_budget: str | int = 0,
+                idle_ttl: str | float = 0) -> VectorWorkerConfig:
     """Validated config from raw flag values; ValueError names the flag and the fix."""
     if not path:
         raise ValueError("--path: required (the data folder; env SEGMENTDB_PATH)")
@@ -73,6 +84,19 @@ def make_config(*, path: str, metadata: str, host: str, port: str | int,
     max_bytes = parse_size(max_message_size)
     if max_bytes <= 0:
         raise ValueError("--max-message-size: must be > 0")
+    try:
+        budget = parse_size(memory_budget)
+    except ValueError as exc:
+        raise ValueError(f"--memory-budget: {exc} (0 = unlimited; env SEGMENTDB_MEMORY_BUDGET)") from None
+    try:
+        ttl = float(idle_ttl)
+    except ValueError:
+        raise ValueError(
+            f"--idle-ttl: expected a number of seconds, got {idle_ttl!r} "
+            "(0 = never unload idle segments; env SEGMENTDB_IDLE_TTL)") from None
+    if ttl < 0 or ttl != ttl:
+        raise ValueError(f"--idle-ttl: must be >= 0 seconds, got {idle_ttl!r} (0 = never)")
     return VectorWorkerConfig(path=path, metadata_address=metadata, host=host,
                               port=port_number, port_file=port_file or None,
-                              max_message_bytes=max_bytes, log_level=log_level)
+                              max_message_bytes=max_bytes, log_level=log_level,
+                              memory_budget_bytes=budget, idle_ttl_seconds=ttl)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 import time
 
-import numpy as np
-
 from segmentdb import errors
 from vector_worker.convert import SegmentParams
 from vector_worker.metadata_client import MetadataClient
@@ -17,14 +15,19 @@ from vector_worker.segment import INITIAL_CAPACITY, Segment
 log = logging.getLogger(__name__)
 
 
-def rebuild(params: SegmentParams, client: MetadataClient,
+def rebuild(params: SegmentParams, client: MetadataClient, capacity: int = INITIAL_CAPACITY,
             timeout: float | None = None) -> Segment:
-    """A new segment holding every live vector of the collection, caught up with the log."""
+    """A new segment holding every live vector of the collection, caught up with the log.
+
+    `capacity` sizes the index up front (the caller counted the records to reserve memory
+    for them); pages are added as they arrive, so the transient memory is one page rather
+    than a copy of the whole collection. Records written between the count and the scan grow
+    the index by resize. Raises LogPurged if the log is purged past the scan's snapshot while
+    we read it (the caller retries)."""
     started = time.monotonic()
-    label_pages: list[np.ndarray] = []
-    vector_pages: list[np.ndarray] = []
-    snapshot = 0
-    for page in client.scan_vectors(params.collection_id, timeout=timeout):
+    segment = Segment.create(params, capacity=max(INITIAL_CAPACITY, capacity))
+    snapshot: int | None = None
+    for page in client.scan_vectors(params.collection_id, params.dimension, timeout=timeout):
         snapshot = page.snapshot_sequence
         if len(page.labels) == 0:
             continue
@@ -32,17 +35,12 @@ def rebuild(params: SegmentParams, client: MetadataClient,
             raise errors.InternalError(
                 f"ScanVectors({params.collection_id}): got vectors of shape {page.vectors.shape} "
                 f"for {len(page.labels)} labels; the collection's dimension is {params.dimension}")
-        label_pages.append(page.labels)
-        vector_pages.append(page.vectors)
-    total = sum(len(labels) for labels in label_pages)
-    # Size the index for the scan at once: one multi-threaded add_items, no resizes.
-    segment = Segment.create(params, capacity=max(INITIAL_CAPACITY, total))
-    if total:
-        segment.apply(np.concatenate(label_pages), np.concatenate(vector_pages))
-    # A scan with no messages tells no snapshot: replaying the whole log is then correct.
-    segment.applied_sequence = snapshot
+        segment.apply(page.labels, page.vectors)
+    # The metadata worker sends at least one message (with the snapshot) even for an empty
+    # collection; without one, replaying the whole log is the fallback.
+    segment.applied_sequence = snapshot or 0
     catch_up(segment, client, None, timeout=timeout)
-    log.info("segment %s: rebuilt %d vectors (snapshot %d, applied %d) in %.2fs",
+    log.info("segment %s: rebuilt %d vectors (snapshot %s, applied %d) in %.2fs",
              params.segment_id, segment.live_count, snapshot, segment.applied_sequence,
              time.monotonic() - started)
     return segment
@@ -51,7 +49,10 @@ def rebuild(params: SegmentParams, client: MetadataClient,
 def catch_up(segment: Segment, client: MetadataClient, target: int | None,
              timeout: float | None = None) -> int:
     """Apply the log after segment.applied_sequence (through `target`, or to its end when
-    target is None). Returns the entries applied. One caller at a time per segment."""
+    target is None). Returns the entries applied. One caller at a time per segment.
+
+    Raises LogPurged (nothing of that page applied) when entries after the segment's
+    position were purged: the segment must be rebuilt, never patched with a gap."""
     if target is not None and segment.applied_sequence >= target:
         return 0
     applied = 0
@@ -59,10 +60,11 @@ def catch_up(segment: Segment, client: MetadataClient, target: int | None,
         if target is not None and segment.applied_sequence >= target:
             return 0  # another request caught up while we waited
         for page in client.read_log(segment.params.collection_id, segment.applied_sequence,
-                                    timeout=timeout):
+                                    segment.params.dimension, timeout=timeout):
             applied += segment.apply_log(page.sequences, page.operations, page.labels,
                                          page.vectors, page.read_through)
     if target is not None and segment.applied_sequence < target:
         log.warning("segment %s: the log ends at %d, before the requested sequence %d",
                     segment.segment_id, segment.applied_sequence, target)
     return applied
+

@@ -60,6 +60,8 @@ class Segment:
         self._live: set[int] = set(live)
         self._deleted: set[int] = set(deleted)
         self.applied_sequence = applied_sequence
+        # The applied_sequence of the last save in the segment's folder (0: never saved).
+        self.persisted_sequence = 0
         # Records applied since the last persist (compared with sync_threshold).
         self.dirty = 0
         # (sorted live labels, their vectors as float64, squared norms) for small segments.

@@ -1,12 +1,20 @@
-"""The loaded segments of one vector worker, by segment id, in least-recently-used order.
+"""The loaded segments of one vector worker, under a memory budget, in least-recently-used order.
 
-`get(params)` returns a loaded segment, loading it from its folder or rebuilding it from the
-metadata worker on a miss. Each segment id has its own lock, held while it is loaded,
-persisted or dropped, so two requests never both rebuild it and a dropped segment's folder is
-never written again by a late persist.
+`get(params, min_sequence)` returns a loaded segment caught up with the log: from memory (a
+hit), else loaded from its folder, else rebuilt from the metadata worker (a miss). Before a
+load or rebuild, and after a segment grew, the least recently used unpinned segments are
+evicted (saved if dirty, then unloaded) until the loaded bytes plus the newcomer fit the
+budget. A segment larger than the whole budget is still served, alone, with a WARNING; pinned
+segments are never evicted, even when they alone exceed the budget (logged too).
 
-Ready for the memory budget / idle TTL / pin (a later issue): each segment's bytes come from
-memory.py, `_segments` is kept in LRU order and `last_used` is recorded; nothing is evicted yet.
+Bytes are memory.py's account of each segment (capacity, not live count: hnswlib allocates
+for its capacity). Each segment id has its own lock, held while it is loaded, saved, evicted
+or dropped, so two requests never both build it and a dropped segment's folder is never
+written again by a late save. Evictions take victims' locks without waiting (a busy victim is
+skipped), so two loads evicting each other's segments cannot deadlock.
+
+Every save is reported to the metadata worker (ReportPersisted) so it can purge the log; a
+catch-up that finds its entries purged rebuilds the segment instead.
 """
 
 from __future__ import annotations
@@ -15,87 +23,334 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from vector_worker import log_replay, segment_files
+from segmentdb import errors
+from vector_worker import log_replay, memory, process_memory, segment_files
+from vector_worker.cache_stats import CacheCounters
 from vector_worker.convert import SegmentParams
-from vector_worker.metadata_client import MetadataClient
-from vector_worker.segment import Segment
+from vector_worker.metadata_client import LogPurged, MetadataClient
+from vector_worker.segment import INITIAL_CAPACITY, Segment
 
 log = logging.getLogger(__name__)
 
+# Rebuild attempts when the log is purged past the scan's snapshot while we read it.
+REBUILD_ATTEMPTS = 3
+# ReportPersisted is best effort: never hold a save (or shutdown) long for it.
+REPORT_TIMEOUT = 5.0
 
-@dataclass
-class CacheStats:
-    hits: int = 0
-    loads: int = 0  # loaded from a folder
-    rebuilds: int = 0  # built from the metadata worker
-    persists: int = 0
-    last_used: dict[str, float] = field(default_factory=dict)
+
+@dataclass(frozen=True)
+class LoadedSegment:
+    """One loaded segment as the stats see it."""
+
+    segment: Segment
+    bytes: int
+    pinned: bool
+    idle_seconds: float
 
 
 class SegmentCache:
-    def __init__(self, root: str | Path, client: MetadataClient):
+    def __init__(self, root: str | Path, client: MetadataClient, *, memory_budget: int = 0,
+                 idle_ttl: float = 0.0):
         self.root = Path(root)
+        self.memory_budget = memory_budget  # bytes; 0 = unlimited
+        self.idle_ttl = idle_ttl  # seconds; 0 = never
         self._client = client
-        self._segments: "OrderedDict[str, Segment]" = OrderedDict()
-        self._lock = threading.Lock()  # guards _segments, _id_locks, stats
+        self._segments: "OrderedDict[str, Segment]" = OrderedDict()  # LRU first
+        self._last_used: dict[str, float] = {}
+        self._pinned: set[str] = set()
+        self._oversize_warned: set[str] = set()
+        self._lock = threading.Lock()  # guards the fields above and `counters`
         self._id_locks: dict[str, threading.Lock] = {}
-        self.stats = CacheStats()
+        self._report_unimplemented_logged = False
+        self.counters = CacheCounters()
 
     def _id_lock(self, segment_id: str) -> threading.Lock:
         with self._lock:
             return self._id_locks.setdefault(segment_id, threading.Lock())
 
-    def _cached(self, params: SegmentParams) -> Segment | None:
-        """The loaded segment for params (marked most recently used), or None."""
+    # ----- serving ---------------------------------------------------------------------
+
+    def get(self, params: SegmentParams, min_sequence: int | None = None,
+            timeout: float | None = None) -> Segment:
+        """The segment for params, loaded and caught up with the log to min_sequence (to the
+        log's end when None)."""
+        segment = self._cached(params, count=True)
+        if segment is None:
+            segment = self._load(params, timeout)
+        try:
+            log_replay.catch_up(segment, self._client, min_sequence, timeout=timeout)
+        except LogPurged as purged:
+            segment = self._replace_after_purge(params, segment, purged, min_sequence, timeout)
+        self._fit_budget(keep=segment.segment_id)  # catching up may have grown it
+        return segment
+
+    def _replace_after_purge(self, params: SegmentParams, stale: Segment, purged: LogPurged,
+                             min_sequence: int | None, timeout: float | None) -> Segment:
+        """The log lost entries this copy never applied (another worker saved the segment
+        further, and the log was purged): never patch over the gap. Reload the folder (that
+        worker may have saved it there), else rebuild."""
+        log.info("segment %s: the log was purged through %d but this copy applied only %d "
+                 "(another worker saved it further); reloading it from its folder",
+                 params.segment_id, purged.purged_through, purged.after_sequence)
+        with self._id_lock(params.segment_id):
+            with self._lock:
+                if self._segments.get(params.segment_id) is stale:
+                    self._forget(params.segment_id)
+        segment = self._load(params, timeout)
+        try:
+            log_replay.catch_up(segment, self._client, min_sequence, timeout=timeout)
+            return segment
+        except LogPurged as again:
+            log.info("segment %s: its folder is behind the purged log too (applied %d, purged "
+                     "through %d): rebuilding it from the metadata worker",
+                     params.segment_id, again.after_sequence, again.purged_through)
+        segment, _ = self.rebuild(params, timeout)
+        return segment
+
+    def checkpoint_if_due(self, segment: Segment) -> bool:
+        """Save the segment when sync_threshold records were applied since its last save."""
+        if segment.dirty >= segment.params.sync_threshold:
+            return self.persist(segment)
+        return False
+
+    def _cached(self, params: SegmentParams, count: bool) -> Segment | None:
+        """The loaded segment for params (now most recently used), or None."""
         with self._lock:
             segment = self._segments.get(params.segment_id)
-            if segment is None:
-                return None
-            if not segment.params.same_structure(params):
+            if segment is not None and not segment.params.same_structure(params):
                 # Immutable parameters differ from what we loaded: never serve a wrong index.
                 log.warning("segment %s: loaded with different parameters; reloading",
                             params.segment_id)
-                del self._segments[params.segment_id]
+                self._forget(params.segment_id)
+                segment = None
+            if count:
+                if segment is None:
+                    self.counters.misses += 1
+                else:
+                    self.counters.hits += 1
+            if segment is None:
                 return None
             self._segments.move_to_end(params.segment_id)
-            self.stats.hits += 1
-            self.stats.last_used[params.segment_id] = time.monotonic()
+            self._last_used[params.segment_id] = time.monotonic()
         segment.update_params(params)
         return segment
 
-    def get(self, params: SegmentParams, timeout: float | None = None) -> Segment:
-        """The segment for params: cached, else loaded from its folder, else rebuilt."""
-        segment = self._cached(params)
-        if segment is not None:
-            return segment
+    def _load(self, params: SegmentParams, timeout: float | None) -> Segment:
         with self._id_lock(params.segment_id):
-            segment = self._cached(params)  # loaded by another request while we waited
+            segment = self._cached(params, count=False)  # loaded while we waited
             if segment is not None:
                 return segment
+            started = time.monotonic()
+            saved = segment_files.saved_size(self.root, params)
+            if saved is not None:
+                capacity, live_count = saved
+                self._make_room(params, memory.segment_bytes(
+                    params.dimension, params.max_neighbors, capacity, live_count))
+            # None when never saved, or (with a WARNING saying why) when damaged.
             segment = segment_files.load(self.root, params)
-            if segment is not None:
-                kind = "loads"
-            else:
-                segment = log_replay.rebuild(params, self._client, timeout=timeout)
+            kind = "loads"
+            if segment is None:
+                segment = self._build(params, timeout)
                 kind = "rebuilds"
-                # A rebuild is the expensive path: save it so a restart doesn't repeat it.
-                self._save(segment)
+            self._insert(segment, kind, time.monotonic() - started)
+        # A load or rebuild leaves freed buffers (file reads, scan pages) in the heap.
+        process_memory.release_free_memory()
+        return segment
+
+    # ----- rebuilds --------------------------------------------------------------------
+
+    def rebuild(self, params: SegmentParams, timeout: float | None = None) -> tuple[Segment, float]:
+        """Discard the segment's in-memory copy and folder, rebuild it from the metadata
+        worker and save it. Returns the new segment and the seconds it took."""
+        with self._id_lock(params.segment_id):
+            started = time.monotonic()
             with self._lock:
-                self._segments[params.segment_id] = segment
-                setattr(self.stats, kind, getattr(self.stats, kind) + 1)
-                self.stats.last_used[params.segment_id] = time.monotonic()
+                self._forget(params.segment_id, keep_pin=True)
+            segment_files.delete(self.root, params.segment_id)
+            process_memory.release_free_memory()
+            segment = self._build(params, timeout)
+            seconds = time.monotonic() - started
+            self._insert(segment, "rebuilds", seconds)
+        process_memory.release_free_memory()
+        return segment, seconds
+
+    def _build(self, params: SegmentParams, timeout: float | None) -> Segment:
+        """Rebuild from ScanVectors + ReadLog and save. Caller holds the id lock."""
+        for attempt in range(1, REBUILD_ATTEMPTS + 1):
+            count = self._client.count_records(params.collection_id, timeout=timeout)
+            capacity = max(INITIAL_CAPACITY, count)
+            self._make_room(params, memory.segment_bytes(
+                params.dimension, params.max_neighbors, capacity, count))
+            try:
+                segment = log_replay.rebuild(params, self._client, capacity, timeout=timeout)
+            except LogPurged as purged:
+                # The log moved past our snapshot while we scanned: scan again.
+                log.info("segment %s: rebuild attempt %d raced a log purge (%s); retrying",
+                         params.segment_id, attempt, purged)
+                continue
+            # A rebuild is the expensive path: save it so a restart doesn't repeat it.
+            self._save(segment)
             return segment
+        raise errors.UnavailableError(
+            f"segment {params.segment_id}: the log kept being purged past {REBUILD_ATTEMPTS} "
+            "rebuild snapshots; retry the request")
+
+    def _insert(self, segment: Segment, kind: str, seconds: float) -> None:
+        with self._lock:
+            self._segments[segment.segment_id] = segment
+            self._last_used[segment.segment_id] = time.monotonic()
+            setattr(self.counters, kind, getattr(self.counters, kind) + 1)
+            self.counters.record_load(seconds)
+
+    # ----- the budget ------------------------------------------------------------------
+
+    def _loaded_bytes_locked(self) -> int:
+        return sum(segment.memory_bytes() for segment in self._segments.values())
+
+    def _make_room(self, params: SegmentParams, needed: int) -> None:
+        """Evict LRU unpinned segments until `needed` more bytes fit the budget."""
+        if self.memory_budget <= 0:
+            return
+        if needed > self.memory_budget:
+            log.warning("segment %s needs %d bytes, more than the whole memory budget of %d "
+                        "bytes: serving it alone; raise --memory-budget to hold it with others",
+                        params.segment_id, needed, self.memory_budget)
+            with self._lock:
+                self._oversize_warned.add(params.segment_id)
+        self._evict_until(lambda loaded: loaded + needed <= self.memory_budget,
+                          keep=params.segment_id, why=f"to make room for {params.segment_id}")
+
+    def _fit_budget(self, keep: str) -> None:
+        """After `keep` grew: evict others until the loaded bytes fit the budget again."""
+        if self.memory_budget <= 0:
+            return
+        with self._lock:
+            segment = self._segments.get(keep)
+            if self._loaded_bytes_locked() <= self.memory_budget:
+                return
+            size = segment.memory_bytes() if segment is not None else 0
+            warn = size > self.memory_budget and keep not in self._oversize_warned
+            if warn:
+                self._oversize_warned.add(keep)
+        if warn:
+            log.warning("segment %s grew to %d bytes, more than the whole memory budget of %d "
+                        "bytes: serving it alone; raise --memory-budget to hold it with others",
+                        keep, size, self.memory_budget)
+        self._evict_until(lambda loaded: loaded <= self.memory_budget, keep=keep,
+                          why=f"after {keep} grew")
+
+    def _evict_until(self, fits, keep: str, why: str) -> None:
+        evicted = 0
+        while True:
+            with self._lock:
+                loaded = self._loaded_bytes_locked()
+                if fits(loaded):
+                    break
+                victims = [sid for sid in self._segments
+                           if sid != keep and sid not in self._pinned]
+                pinned_bytes = sum(self._segments[sid].memory_bytes()
+                                   for sid in self._pinned if sid in self._segments)
+            if not any(self._evict(victim, why) for victim in victims):
+                if not victims and pinned_bytes:
+                    log.warning("pinned segments hold %d bytes, which with %s leaves the "
+                                "loaded segments over the memory budget of %d bytes: serving "
+                                "over budget; release some or raise --memory-budget",
+                                pinned_bytes, keep or "the others", self.memory_budget)
+                break  # nothing (more) can go: serve over budget
+            evicted += 1
+        if evicted:
+            process_memory.release_free_memory()
+
+    def _evict(self, segment_id: str, why: str) -> bool:
+        """Save (if dirty) and unload one unpinned segment; False if busy, pinned or gone."""
+        lock = self._id_lock(segment_id)
+        if not lock.acquire(blocking=False):
+            return False  # being loaded, saved or dropped by another request
+        try:
+            with self._lock:
+                segment = self._segments.get(segment_id)
+                if segment is None or segment_id in self._pinned:
+                    return False
+            if segment.dirty:
+                try:
+                    self._save(segment)
+                except OSError:
+                    # Unload anyway: the log still holds what the folder lacks.
+                    log.exception("segment %s: save before eviction failed", segment_id)
+            with self._lock:
+                size = segment.memory_bytes()
+                self._forget(segment_id)
+                self.counters.evictions += 1
+        finally:
+            lock.release()
+        log.info("segment %s evicted (%d bytes) %s", segment_id, size, why)
+        return True
+
+    def evict_idle(self, now: float | None = None) -> int:
+        """Evict unpinned segments unused for longer than idle_ttl. Returns how many."""
+        if self.idle_ttl <= 0:
+            return 0
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            idle = [sid for sid in self._segments
+                    if sid not in self._pinned and now - self._last_used.get(sid, now) > self.idle_ttl]
+        evicted = sum(self._evict(sid, f"after {self.idle_ttl:g}s idle") for sid in idle)
+        if evicted:
+            process_memory.release_free_memory()
+        return evicted
+
+    def _forget(self, segment_id: str, keep_pin: bool = True) -> None:
+        """Unload (caller holds self._lock)."""
+        self._segments.pop(segment_id, None)
+        self._last_used.pop(segment_id, None)
+        self._oversize_warned.discard(segment_id)
+        if not keep_pin:
+            self._pinned.discard(segment_id)
+
+    # ----- pins ------------------------------------------------------------------------
+
+    def pin(self, params: SegmentParams, min_sequence: int | None = None,
+            timeout: float | None = None) -> Segment | None:
+        """Load (caught up to min_sequence) and keep loaded until released. A collection with
+        no vectors yet (dimension 0) is pinned for when it gets them; returns None then."""
+        with self._lock:
+            # Pinned first, so no eviction can take it between its load and the pin.
+            was_pinned = params.segment_id in self._pinned
+            self._pinned.add(params.segment_id)
+        if params.dimension == 0:
+            return None
+        try:
+            segment = self.get(params, min_sequence, timeout)
+        except BaseException:
+            if not was_pinned:
+                with self._lock:
+                    self._pinned.discard(params.segment_id)
+            raise
+        self.checkpoint_if_due(segment)
+        return segment
+
+    def release(self, segment_id: str) -> bool:
+        """Unpin; False when it was not pinned. The segment stays loaded until evicted."""
+        with self._lock:
+            was = segment_id in self._pinned
+            self._pinned.discard(segment_id)
+        if was:
+            self._fit_budget(keep="")  # pins may have held the cache over its budget
+        return was
+
+    # ----- saving and dropping ---------------------------------------------------------
 
     def drop(self, segment_id: str) -> bool:
         """Unload a segment and delete its folder. False when it was neither loaded nor saved."""
         with self._id_lock(segment_id):
             with self._lock:
-                was_loaded = self._segments.pop(segment_id, None) is not None
-                self.stats.last_used.pop(segment_id, None)
+                was_loaded = segment_id in self._segments
+                self._forget(segment_id, keep_pin=False)
             removed = segment_files.delete(self.root, segment_id)
+        process_memory.release_free_memory()
         return was_loaded or removed
 
     def persist(self, segment: Segment) -> bool:
@@ -112,7 +367,24 @@ class SegmentCache:
     def _save(self, segment: Segment) -> None:
         segment_files.save(self.root, segment)
         with self._lock:
-            self.stats.persists += 1
+            self.counters.persists += 1
+        self._report_persisted(segment)
+
+    def _report_persisted(self, segment: Segment) -> None:
+        """Best effort: a failed report only delays the log's purge until the next save."""
+        try:
+            purged = self._client.report_persisted(
+                segment.segment_id, segment.params.collection_id, segment.persisted_sequence,
+                timeout=REPORT_TIMEOUT)
+        except errors.SegmentDBError as exc:
+            log.warning("segment %s: saved through %d, but reporting it to the metadata "
+                        "worker failed (%s); the log is purged after a later save",
+                        segment.segment_id, segment.persisted_sequence, exc)
+            return
+        if purged is None and not self._report_unimplemented_logged:
+            self._report_unimplemented_logged = True
+            log.info("the metadata worker does not implement ReportPersisted: its log is "
+                     "not purged")
 
     def persist_all(self) -> int:
         """Save every dirty loaded segment (shutdown). Returns how many were saved."""
@@ -128,12 +400,27 @@ class SegmentCache:
                 log.exception("segment %s: persist failed", segment.segment_id)
         return saved
 
+    # ----- facts -----------------------------------------------------------------------
+
     def loaded(self) -> list[str]:
         """Loaded segment ids, least recently used first."""
         with self._lock:
             return list(self._segments)
 
+    def pinned(self) -> set[str]:
+        with self._lock:
+            return set(self._pinned)
+
     def loaded_bytes(self) -> int:
         with self._lock:
-            segments = list(self._segments.values())
-        return sum(segment.memory_bytes() for segment in segments)
+            return self._loaded_bytes_locked()
+
+    def snapshot(self) -> tuple[CacheCounters, list[LoadedSegment]]:
+        """A consistent copy of the counters and the loaded segments (LRU first)."""
+        now = time.monotonic()
+        with self._lock:
+            counters = self.counters.copy()
+            loaded = [LoadedSegment(segment, segment.memory_bytes(), sid in self._pinned,
+                                    now - self._last_used.get(sid, now))
+                      for sid, segment in self._segments.items()]
+        return counters, loaded

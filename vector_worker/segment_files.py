@@ -137,6 +137,18 @@ def _save_locked(folder: Path, segment: Segment, params: SegmentParams, tmp_inde
     with segment.lock:
         # Writes applied while we hashed stay counted as dirty.
         segment.dirty = max(0, segment.dirty - dirty_saved)
+        segment.persisted_sequence = max(segment.persisted_sequence,
+                                         manifest["applied_sequence"])
+
+
+def saved_size(root: str | Path, params: SegmentParams) -> tuple[int, int] | None:
+    """(capacity, live_count) from a saved segment's manifest, or None when there is none or
+    it is unreadable: lets the cache make room before loading. Not verified (load does that)."""
+    try:
+        manifest = json.loads((segment_folder(root, params.segment_id) / MANIFEST_FILE).read_text())
+        return int(manifest["capacity"]), int(manifest["live_count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def load(root: str | Path, params: SegmentParams) -> Segment | None:
@@ -208,7 +220,9 @@ def _load(folder: Path, params: SegmentParams) -> Segment:
     if len(live) != live_count:
         raise _Invalid(f"index holds {len(live)} live labels, the manifest says {live_count}")
     index.set_num_threads(params.num_threads)
-    return Segment(params, index, live=live, deleted=deleted_set, applied_sequence=applied)
+    segment = Segment(params, index, live=live, deleted=deleted_set, applied_sequence=applied)
+    segment.persisted_sequence = applied
+    return segment
 
 
 def delete(root: str | Path, segment_id: str) -> bool:

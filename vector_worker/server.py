@@ -3,7 +3,7 @@ cache and the channel to the metadata worker.
 
 Start-up binds and reports SERVING at once (segments load lazily, the metadata worker may come
 up later); the port file is written after SERVING. SIGTERM: NOT_SERVING, drain in-flight calls,
-persist every dirty loaded segment, close the channel.
+stop the idle reaper, persist every dirty loaded segment, close the channel.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import grpc
 
 from segmentdb import serving
 from segmentdb.internal.v1 import vector_service_pb2, vector_service_pb2_grpc
+from vector_worker import process_memory
 from vector_worker.config import VectorWorkerConfig
+from vector_worker.idle_reaper import IdleReaper
 from vector_worker.metadata_client import MetadataClient
 from vector_worker.segment_cache import SegmentCache
 from vector_worker.servicer import VectorServicer
@@ -32,8 +34,11 @@ class VectorWorker:
         self.config = config
         Path(config.path, "index").mkdir(parents=True, exist_ok=True)
         self.client = MetadataClient(config.metadata_address, config.max_message_bytes)
-        self.cache = SegmentCache(config.path, self.client)
-        servicer = VectorServicer(self.cache, self.client)
+        self.cache = SegmentCache(config.path, self.client,
+                                  memory_budget=config.memory_budget_bytes,
+                                  idle_ttl=config.idle_ttl_seconds)
+        self.reaper = IdleReaper(self.cache)
+        servicer = VectorServicer(self.cache)
 
         def register(server: grpc.Server) -> list[str]:
             vector_service_pb2_grpc.add_VectorServiceServicer_to_server(servicer, server)
@@ -43,13 +48,17 @@ class VectorWorker:
             register, host=config.host, port=config.port,
             max_message_bytes=config.max_message_bytes)
         self.port = self.served.port
+        self.reaper.start()
         self.served.set_serving(True)
         serving.write_port_file(config.port_file, self.port)
-        log.info("vector worker serving on %s:%d (data %s, metadata %s)",
-                 config.host, self.port, config.path, config.metadata_address)
+        log.info("vector worker serving on %s:%d (data %s, metadata %s, memory budget %s, "
+                 "idle ttl %s)", config.host, self.port, config.path, config.metadata_address,
+                 f"{config.memory_budget_bytes} bytes" if config.memory_budget_bytes else "unlimited",
+                 f"{config.idle_ttl_seconds:g}s" if config.idle_ttl_seconds else "never")
 
     def close(self) -> None:
         """Persist dirty segments and close the channel (the server is already stopped)."""
+        self.reaper.stop()
         saved = self.cache.persist_all()
         self.client.close()
         log.info("vector worker stopped; persisted %d segment(s)", saved)
@@ -63,6 +72,7 @@ class VectorWorker:
 
 def serve(config: VectorWorkerConfig) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean shutdown)."""
+    process_memory.configure_allocator()
     worker = VectorWorker(config)
     serving.wait_for_signal(worker.served, worker.close)
     return 0

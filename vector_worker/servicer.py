@@ -1,4 +1,4 @@
-"""VectorService: validates, then delegates to the segment cache, log replay and segments."""
+"""VectorService: validates, then delegates to the segment cache and segments."""
 
 from __future__ import annotations
 
@@ -6,17 +6,15 @@ import logging
 
 from segmentdb import errors, serving, vectors
 from segmentdb.internal.v1 import vector_service_pb2, vector_service_pb2_grpc
-from vector_worker import convert, log_replay
-from vector_worker.metadata_client import MetadataClient
+from vector_worker import cache_stats, convert
 from vector_worker.segment_cache import SegmentCache
 
 log = logging.getLogger(__name__)
 
 
 class VectorServicer(vector_service_pb2_grpc.VectorServiceServicer):
-    def __init__(self, cache: SegmentCache, client: MetadataClient):
+    def __init__(self, cache: SegmentCache):
         self.cache = cache
-        self.client = client
 
     def Search(self, request: vector_service_pb2.SearchRequest, context) -> vector_service_pb2.SearchResponse:
         if request.k < 1:
@@ -33,18 +31,11 @@ class VectorServicer(vector_service_pb2_grpc.VectorServiceServicer):
             raise errors.InvalidDimensionException(
                 f"queries: dimension {queries.shape[1]} does not match the collection's "
                 f"dimension {params.dimension}; send {params.dimension}-dimensional query vectors")
-        # Without a client deadline grpc reports ~9e18 s remaining, which as a timeout= fails
-        # at once: remaining_timeout turns that into None.
-        timeout = serving.remaining_timeout(context)
-        if timeout is not None and timeout <= 0:
-            raise errors.DeadlineExceededError(
-                "the request's deadline expired before the search started; retry with a longer timeout")
-        segment = self.cache.get(params, timeout=timeout)
-        log_replay.catch_up(segment, self.client, request.min_sequence, timeout=timeout)
+        timeout = _timeout(context, "search")
+        segment = self.cache.get(params, request.min_sequence, timeout=timeout)
         allowed = request.allowed_labels if request.filtered else None
         results = segment.search(queries, request.k, allowed)
-        if segment.dirty >= segment.params.sync_threshold:
-            self.cache.persist(segment)
+        self.cache.checkpoint_if_due(segment)
         return vector_service_pb2.SearchResponse(
             results=[convert.neighbors(labels, distances) for labels, distances in results])
 
@@ -53,3 +44,41 @@ class VectorServicer(vector_service_pb2_grpc.VectorServiceServicer):
         if self.cache.drop(request.segment_id):
             log.info("segment %s dropped", request.segment_id)
         return vector_service_pb2.DropSegmentResponse()
+
+    def GetWorkerStats(self, request: vector_service_pb2.GetWorkerStatsRequest, context) -> vector_service_pb2.GetWorkerStatsResponse:
+        return vector_service_pb2.GetWorkerStatsResponse(stats=cache_stats.worker_stats(self.cache))
+
+    def PinSegment(self, request: vector_service_pb2.PinSegmentRequest, context) -> vector_service_pb2.PinSegmentResponse:
+        params = convert.params_from_spec(request.segment)
+        self.cache.pin(params, request.min_sequence, timeout=_timeout(context, "pin"))
+        log.info("segment %s pinned", params.segment_id)
+        return vector_service_pb2.PinSegmentResponse()
+
+    def ReleaseSegment(self, request: vector_service_pb2.ReleaseSegmentRequest, context) -> vector_service_pb2.ReleaseSegmentResponse:
+        convert.check_segment_id(request.segment_id, "segment_id")
+        if self.cache.release(request.segment_id):
+            log.info("segment %s released", request.segment_id)
+        return vector_service_pb2.ReleaseSegmentResponse()
+
+    def RebuildSegment(self, request: vector_service_pb2.RebuildSegmentRequest, context) -> vector_service_pb2.RebuildSegmentResponse:
+        params = convert.params_from_spec(request.segment)
+        if params.dimension == 0:
+            # No vector was ever written: there is no index to build, only a stale folder.
+            self.cache.drop(params.segment_id)
+            return vector_service_pb2.RebuildSegmentResponse(live_count=0, seconds=0.0)
+        segment, seconds = self.cache.rebuild(params, timeout=_timeout(context, "rebuild"))
+        log.info("segment %s rebuilt on request: %d vectors in %.2fs",
+                 params.segment_id, segment.live_count, seconds)
+        return vector_service_pb2.RebuildSegmentResponse(live_count=segment.live_count,
+                                                         seconds=seconds)
+
+
+def _timeout(context, what: str) -> float | None:
+    """The caller's remaining deadline for downstream calls (None without one)."""
+    # Without a client deadline grpc reports ~9e18 s remaining, which as a timeout= fails at
+    # once: remaining_timeout turns that into None.
+    timeout = serving.remaining_timeout(context)
+    if timeout is not None and timeout <= 0:
+        raise errors.DeadlineExceededError(
+            f"the request's deadline expired before the {what} started; retry with a longer timeout")
+    return timeout
