@@ -11,6 +11,7 @@ import sys
 
 import grpc
 
+from gateway.admin_servicer import AdminServicer
 from gateway.collection_servicer import CollectionServicer
 from gateway.config import GatewayConfig
 from gateway.record_servicer import RecordServicer
@@ -19,6 +20,8 @@ from gateway.tenancy_servicer import TenancyServicer
 from gateway.worker_clients import WorkerClients
 from segmentdb import serving
 from segmentdb.v1 import (
+    admin_service_pb2,
+    admin_service_pb2_grpc,
     collection_service_pb2,
     collection_service_pb2_grpc,
     record_service_pb2,
@@ -39,6 +42,7 @@ SERVICE_NAMES = [
     tenancy_service_pb2.DESCRIPTOR.services_by_name["TenancyService"].full_name,
     collection_service_pb2.DESCRIPTOR.services_by_name["CollectionService"].full_name,
     record_service_pb2.DESCRIPTOR.services_by_name["RecordService"].full_name,
+    admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
 ]
 
 
@@ -56,6 +60,7 @@ def build_server(config: GatewayConfig) -> tuple[serving.Served, WorkerClients]:
             CollectionServicer(workers), server)
         record_service_pb2_grpc.add_RecordServiceServicer_to_server(
             RecordServicer(config, workers), server)
+        admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(workers), server)
         return SERVICE_NAMES
 
     try:

@@ -1,9 +1,19 @@
 """Channels and stubs to the workers behind the gateway.
 
 One channel to the metadata worker and one per vector worker, all with the configured
-message-size limits. Calls carry the caller's remaining deadline (`timeout_from`). A vector
-call that fails with UNAVAILABLE is retried on the next worker in rendezvous order: that
-worker loads (or rebuilds) the segment from SQLite, so a dead worker costs latency, not data.
+message-size limits. Calls carry the caller's remaining deadline (`timeout_from`).
+
+Vector calls fail over (`call_vector`): workers are tried in rendezvous order, skipping those
+marked down (gateway.worker_health). A worker is marked down and the call moves on to the
+next one when
+- the call fails at the transport (UNAVAILABLE that the worker did not itself answer:
+  killed, restarting, unreachable), or
+- the worker stops answering health checks while the call is pending (hung, SIGSTOPped).
+The pending call is never cut short by a fixed per-attempt timeout: a cold load or rebuild
+of a large segment may take many seconds, and the worker keeps answering health checks from
+another thread meanwhile. The next worker loads (or rebuilds) the segment from the shared
+folder / SQLite, so a dead worker costs latency, not data; when the worker answers SERVING
+again the background prober marks it up and its segments go back to it.
 """
 
 from __future__ import annotations
@@ -12,8 +22,10 @@ import logging
 from typing import Callable, TypeVar
 
 import grpc
+from grpc_status import rpc_status
 
 from gateway.routing import rank_workers
+from gateway.worker_health import WorkerHealth, WorkerHungError, wait_guarded
 from segmentdb import errors, serving
 from segmentdb.internal.v1 import (
     metadata_service_pb2_grpc,
@@ -27,6 +39,17 @@ T = TypeVar("T")
 
 # DropSegment after a delete is housekeeping; never let it hang a delete that already succeeded.
 DROP_SEGMENT_TIMEOUT_SECONDS = 10.0
+# A pending vector call gets its first liveness check after this long, then one per period.
+LIVENESS_PERIOD_SECONDS = 1.0
+# Consecutive unanswered health checks after which a worker with a pending call is hung:
+# with PROBE_TIMEOUT_SECONDS = 1 a hung worker is left after about 3-4 s.
+FAILED_CHECKS_BEFORE_HUNG = 2
+# Reconnect quickly to a restarted worker (gRPC's default back-off grows to 120 s).
+_RECONNECT_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
 
 
 def timeout_from(context: grpc.ServicerContext | None) -> float | None:
@@ -49,50 +72,67 @@ class WorkerClients:
         self._metadata_channel = serving.channel(metadata_address, max_message_bytes)
         self.metadata = metadata_service_pb2_grpc.MetadataServiceStub(self._metadata_channel)
         self._vector_channels = {
-            address: serving.channel(address, max_message_bytes)
+            address: grpc.insecure_channel(
+                address, options=serving.message_options(max_message_bytes) + _RECONNECT_OPTIONS)
             for address in self.vector_worker_addresses
         }
         self._vector_stubs = {
             address: vector_service_pb2_grpc.VectorServiceStub(channel)
             for address, channel in self._vector_channels.items()
         }
+        self.health = WorkerHealth(self._vector_channels)
 
     def vector(self, address: str) -> vector_service_pb2_grpc.VectorServiceStub:
         return self._vector_stubs[address]
 
+    def route(self, segment_id: str) -> list[str]:
+        """Workers in the order they should serve `segment_id`: rendezvous, up ones first."""
+        return self.health.order(rank_workers(segment_id, self.vector_worker_addresses))
+
     def call_vector(
         self,
         segment_id: str,
-        call: Callable[[vector_service_pb2_grpc.VectorServiceStub], T],
-    ) -> T:
-        """Run `call(stub)` on the segment's worker, falling over on UNAVAILABLE.
+        start: Callable[[vector_service_pb2_grpc.VectorServiceStub], grpc.Future],
+    ) -> tuple[str, T]:
+        """Run `start(stub)` (which returns the call's future) on the segment's worker.
 
-        Any other error propagates unchanged (the interceptor keeps its class and code).
+        Returns (worker address, response). Fails over as the module docstring says; any
+        other error propagates unchanged (the interceptor keeps its class and code).
         """
         tried: list[str] = []
-        last_error: grpc.RpcError | None = None
-        for address in rank_workers(segment_id, self.vector_worker_addresses):
+        last_error = "no workers configured"
+        for address in self.route(segment_id):
+            future = start(self._vector_stubs[address])
             try:
-                return call(self._vector_stubs[address])
+                wait_guarded(future, lambda: self.health.alive(address),
+                             probe_after=LIVENESS_PERIOD_SECONDS,
+                             failed_probes_allowed=FAILED_CHECKS_BEFORE_HUNG)
+                return address, future.result()
+            except WorkerHungError as hung:
+                reason = f"hung: {hung}"
+                self.health.mark_down(address, reason)
             except grpc.RpcError as err:
                 if err.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
-                log.warning("vector worker %s unavailable for segment %s: %s",
-                            address, segment_id, err.details())
-                tried.append(address)
-                last_error = err
-        detail = last_error.details() if last_error is not None else "no workers configured"
+                reason = f"UNAVAILABLE: {err.details()}"
+                if not _answered_by_worker(err):
+                    self.health.mark_down(address, reason)
+            log.warning("vector worker %s failed for segment %s (%s); trying the next worker",
+                        address, segment_id, reason)
+            tried.append(address)
+            last_error = reason
         raise errors.UnavailableError(
             f"no vector worker could serve segment {segment_id} (tried {', '.join(tried)}; "
-            f"last error: {detail}); check that the vector workers are running"
+            f"last error: {last_error}); check that the vector workers are running"
         )
 
     def search(self, request: vector_service_pb2.SearchRequest,
                context: grpc.ServicerContext | None) -> vector_service_pb2.SearchResponse:
-        return self.call_vector(
+        _address, response = self.call_vector(
             request.segment.segment_id,
-            lambda stub: stub.Search(request, timeout=timeout_from(context)),
+            lambda stub: stub.Search.future(request, timeout=timeout_from(context)),
         )
+        return response
 
     def drop_segments_everywhere(self, segment_ids: list[str]) -> None:
         """Ask every vector worker to drop these segments; failures are logged, not raised.
@@ -111,6 +151,19 @@ class WorkerClients:
                                 segment_id, address, err.code(), err.details())
 
     def close(self) -> None:
+        self.health.close()
         for channel in self._vector_channels.values():
             channel.close()
         self._metadata_channel.close()
+
+
+def _answered_by_worker(err: grpc.RpcError) -> bool:
+    """True when the worker itself raised UNAVAILABLE (its status carries our ErrorInfo).
+
+    Such a worker is up (e.g. it cannot reach the metadata worker): the call still moves on,
+    but the worker is not marked down. A transport failure carries no details.
+    """
+    try:
+        return rpc_status.from_call(err) is not None
+    except Exception:  # noqa: BLE001 - a malformed trailer is not an answer
+        return False

@@ -2,6 +2,7 @@
 
     segmentdb serve --path ./segmentdb_data            # the whole service on one machine
     segmentdb gateway | metadata-worker | vector-worker  # one process (Kubernetes, debugging)
+    segmentdb stats | reindex | pin | release            # operate a running service
 
 Errors print as one line on stderr with exit code 1; `--debug` shows the traceback.
 """
@@ -15,6 +16,7 @@ import os
 import sys
 from typing import Optional
 
+from segmentdb import cli_admin
 from segmentdb.version import __version__
 
 # Subcommands whose flags belong to another package: `segmentdb gateway ...` calls
@@ -36,7 +38,10 @@ then, from Python:
   client = segmentdb.Client("localhost:50051")
 
 Defaults also come from SEGMENTDB_PATH, SEGMENTDB_HOST, SEGMENTDB_PORT,
-SEGMENTDB_MAX_MESSAGE_SIZE, SEGMENTDB_MAX_BATCH_SIZE and SEGMENTDB_LOG_LEVEL; a flag wins."""
+SEGMENTDB_MAX_MESSAGE_SIZE, SEGMENTDB_MAX_BATCH_SIZE, SEGMENTDB_MEMORY_BUDGET,
+SEGMENTDB_IDLE_TTL and SEGMENTDB_LOG_LEVEL; a flag wins.
+--memory-budget and --idle-ttl apply to each vector worker, e.g.
+  segmentdb serve --path ./segmentdb_data --memory-budget 512MiB --idle-ttl 600"""
 
 
 class CommandError(Exception):
@@ -48,6 +53,9 @@ def _top_level_epilog() -> str:
              "                   e.g. segmentdb serve --path ./segmentdb_data"]
     for name, (_module, summary, example) in PROCESS_COMMANDS.items():
         lines.append(f"  {name:<16} {summary}")
+        lines.append(f"                   e.g. {example}")
+    for name, example in cli_admin.EXAMPLES.items():
+        lines.append(f"  {name:<16} {cli_admin.SUMMARIES[name]}")
         lines.append(f"                   e.g. {example}")
     lines.append("\n`segmentdb COMMAND --help` shows a command's flags.")
     return "\n".join(lines)
@@ -64,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(commands)
+    cli_admin.add_commands(commands)
     for name, (_module, summary, _example) in PROCESS_COMMANDS.items():
         # Placeholders for the listing; the real parsing is the package's own main().
         commands.add_parser(name, help=summary, add_help=False)
@@ -93,6 +102,11 @@ def _add_serve(commands) -> None:
                        metavar="SIZE", help="largest gRPC message, e.g. 64MiB (default 256MiB)")
     serve.add_argument("--max-batch-size", type=int, default=env.get("SEGMENTDB_MAX_BATCH_SIZE"),
                        metavar="N", help="most records per add/upsert/update (default 100000)")
+    serve.add_argument("--memory-budget", default=env.get("SEGMENTDB_MEMORY_BUDGET"),
+                       metavar="SIZE", help="each vector worker's segment memory budget, e.g. "
+                       "512MiB (default: the vector worker's)")
+    serve.add_argument("--idle-ttl", default=env.get("SEGMENTDB_IDLE_TTL"), metavar="SECONDS",
+                       help="unload segments idle this long (default: the vector worker's)")
     serve.add_argument("--log-level", default=env.get("SEGMENTDB_LOG_LEVEL", "INFO"),
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper,
                        help="DEBUG, INFO, WARNING or ERROR (default INFO)")
@@ -113,6 +127,18 @@ def _run_serve(args: argparse.Namespace) -> int:
             parse_size(args.max_message_size)
         except ValueError as exc:
             raise CommandError(f"--max-message-size: {exc}") from None
+    if args.memory_budget:
+        try:
+            parse_size(args.memory_budget)
+        except ValueError as exc:
+            raise CommandError(f"--memory-budget: {exc}") from None
+    if args.idle_ttl:
+        try:
+            ttl = float(args.idle_ttl)
+        except ValueError:
+            raise CommandError(f"--idle-ttl: {args.idle_ttl!r} is not a number of seconds") from None
+        if ttl < 0:
+            raise CommandError("--idle-ttl: must be 0 (never unload idle segments) or more seconds")
     if args.max_batch_size is not None and int(args.max_batch_size) < 1:
         raise CommandError("--max-batch-size: must be at least 1")
     if os.path.exists(args.path) and not os.path.isdir(args.path):
@@ -123,6 +149,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         port_file=args.port_file, max_message_size=args.max_message_size,
         max_batch_size=int(args.max_batch_size) if args.max_batch_size else None,
         log_level=args.log_level, parent_pid=args.parent_pid,
+        memory_budget=args.memory_budget or None, idle_ttl=args.idle_ttl or None,
     )
     return serve(config)
 
@@ -143,6 +170,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "serve":
             return _run_serve(args)
+        if args.command in cli_admin.EXAMPLES:
+            return cli_admin.run(args)
         build_parser().print_help(sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Optional
 import grpc
 
 from segmentdb import errors, wire
+from segmentdb.admin import Admin
 from segmentdb.collection import Collection
 from segmentdb.types import DEFAULT_DATABASE, DEFAULT_TENANT, Database, EmbeddingFunction, Tenant
 from segmentdb.v1 import (
@@ -65,6 +66,7 @@ class Client:
         self._tenancy = ten_grpc.TenancyServiceStub(self._channel)
         self._collections = coll_grpc.CollectionServiceStub(self._channel)
         self._records = record_grpc.RecordServiceStub(self._channel)
+        self._admin = Admin(self, self._channel)
         self._limits: Optional[sys_pb.GetLimitsResponse] = None
         self._closed = False
 
@@ -243,6 +245,30 @@ class Client:
     def delete_database(self, name: str, tenant: Optional[str] = None) -> None:
         request = ten_pb.DeleteDatabaseRequest(tenant=tenant or self.tenant, name=name)
         self._call(self._tenancy.DeleteDatabase, request)
+
+    # ------------------------------------------------------------ operating the service
+
+    def stats(self) -> dict[str, Any]:
+        """Each vector worker's segment cache and the metadata worker's storage.
+
+        `{"workers": [{"address", "reachable", "error", "memory_budget_bytes",
+        "loaded_bytes", "hits", "misses", "loads", "evictions", ..., "segments": [...]}],
+        "storage": {"log_entries", "sqlite_bytes", "collections", "records"}}` — plain
+        JSON-serializable values. An unreachable worker has reachable=False and an error.
+        """
+        return self._admin.stats()
+
+    def reindex(self, collection: Optional[str] = None) -> list[dict[str, Any]]:
+        """Rebuild vector indexes from SQLite: the named collection, or every collection of
+        the current database. One dict per collection: collection_id, name, records,
+        seconds, worker_address. NotFoundError if `collection` does not exist.
+
+        >>> client.reindex("docs")
+        [{'collection_id': '...', 'name': 'docs', 'records': 1000, 'seconds': 0.4, ...}]
+        """
+        if collection is not None:
+            _name(collection)
+        return self._admin.reindex(self.tenant, self.database, collection)
 
     # ------------------------------------------------------------ lifecycle
 

@@ -82,6 +82,20 @@ class Collection:
     def __hash__(self) -> int:
         return hash(self._model.id)
 
+    # ------------------------------------------------------------ memory (segmentdb.admin)
+
+    def pin(self) -> str:
+        """Load this collection's index and keep it loaded (never evicted) until release().
+
+        Returns the vector worker's address. FailedPreconditionError while the collection
+        holds no vectors yet.
+        """
+        return self._client._admin.pin(self._model.id)
+
+    def release(self) -> None:
+        """Let a pinned collection be evicted again (a no-op if it is not pinned)."""
+        self._client._admin.release(self._model.id)
+
     # ------------------------------------------------------------ writes
 
     def add(self, ids, embeddings=None, metadatas=None, documents=None, images=None, uris=None) -> None:

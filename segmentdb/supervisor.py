@@ -6,6 +6,9 @@ reports its port through a port file, so nothing is hard-coded. A child that die
 restarted on the port it had, so the others' addresses stay valid. SIGTERM/SIGINT stop
 the children in reverse order: gateway first (no new requests), metadata worker last
 (vector workers persist their segments while it can still answer).
+
+A data folder is served once: before starting anything, serve checks the metadata worker's
+folder lock and exits with its message if another metadata worker holds it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 from segmentdb.serving import write_port_file
@@ -44,6 +48,9 @@ class ServeConfig:
     max_batch_size: Optional[int] = None
     log_level: str = "INFO"
     parent_pid: Optional[int] = None  # stop when this process is gone (PersistentClient)
+    # Passed on to every vector worker as --memory-budget / --idle-ttl (their defaults if None).
+    memory_budget: Optional[str] = None
+    idle_ttl: Optional[str] = None
 
 
 class StartError(RuntimeError):
@@ -138,6 +145,31 @@ class Child:
         return code == 0
 
 
+def describe_exit(code: Optional[int]) -> str:
+    """'exited with code 1' / 'was killed by SIGKILL (exit code -9)'."""
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name} (exit code {code})"
+    return f"exited with code {code}"
+
+
+def check_folder_not_served(path: str) -> None:
+    """Raise FolderLockedError (the metadata worker's message) if `path` is already served.
+
+    The metadata worker's own lock is the authority; checking it here first means a second
+    `serve` fails at once with that message instead of starting and stopping children. The
+    lock is released at once, so our own metadata worker can take it.
+    """
+    from metadata_worker.store import DB_FILENAME, FolderLock
+
+    lock = FolderLock(Path(path) / DB_FILENAME)
+    lock.acquire()
+    lock.release()
+
+
 class Supervisor:
     def __init__(self, config: ServeConfig):
         self.config = config
@@ -160,10 +192,16 @@ class Supervisor:
         cfg = self.config
         self.metadata = self._child("metadata-worker", ["metadata-worker", "--path", cfg.path, *self._common()])
         self.metadata.start(self.stopping)
+        cache_flags = []
+        if cfg.memory_budget:
+            cache_flags += ["--memory-budget", str(cfg.memory_budget)]
+        if cfg.idle_ttl:
+            cache_flags += ["--idle-ttl", str(cfg.idle_ttl)]
         for i in range(cfg.vector_workers):
             worker = self._child(
                 f"vector-worker-{i + 1}",
-                ["vector-worker", "--path", cfg.path, "--metadata", self.metadata.address, *self._common()],
+                ["vector-worker", "--path", cfg.path, "--metadata", self.metadata.address,
+                 *cache_flags, *self._common()],
             )
             self.vector_workers.append(worker)
             worker.start(self.stopping)
@@ -195,9 +233,9 @@ class Supervisor:
             code = child.process.returncode if child.process else None
             if now - child.started_at > STABLE_AFTER:
                 child.restart_delay = 0.5
-            log.warning("%s (pid %s) exited with code %s; restarting it on port %d in %.1fs",
-                        child.name, child.process.pid if child.process else "?", code,
-                        child.port, child.restart_delay)
+            log.warning("%s (pid %s) %s; restarting it on port %d in %.1fs",
+                        child.name, child.process.pid if child.process else "?",
+                        describe_exit(code), child.port, child.restart_delay)
             child.next_restart_at = now + child.restart_delay
             child.restart_delay = min(child.restart_delay * 2, MAX_RESTART_DELAY)
             return
@@ -227,6 +265,13 @@ class Supervisor:
 def serve(config: ServeConfig) -> int:
     """Run the service until SIGTERM/SIGINT; 0 when every child stopped cleanly."""
     os.makedirs(config.path, exist_ok=True)
+    from metadata_worker.store import FolderLockedError
+
+    try:
+        check_folder_not_served(config.path)
+    except FolderLockedError as exc:
+        log.error("%s", exc)
+        return 1
     supervisor = Supervisor(config)
 
     def on_signal(signum, _frame):

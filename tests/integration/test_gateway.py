@@ -32,7 +32,8 @@ from segmentdb.v1 import (
 
 REPO = Path(__file__).resolve().parents[2]
 PUBLIC_SERVICES = {"segmentdb.v1.SystemService", "segmentdb.v1.TenancyService",
-                   "segmentdb.v1.CollectionService", "segmentdb.v1.RecordService"}
+                   "segmentdb.v1.CollectionService", "segmentdb.v1.RecordService",
+                   "segmentdb.v1.AdminService"}
 
 
 @dataclass
@@ -266,4 +267,5 @@ def test_failover_to_the_next_worker_when_one_is_down(cluster, stubs):
                 assert list(reply.results[0].ids) == ["r1"]
     finally:
         assert gateway.stop() == 0, gateway.log_path.read_text()
-    assert "unavailable for segment" in gateway.log_path.read_text()
+    log = gateway.log_path.read_text()
+    assert "failed for segment" in log and "marked down" in log

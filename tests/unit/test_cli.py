@@ -39,7 +39,8 @@ def test_serve_help_has_an_example_and_every_flag(capsys):
     out = capsys.readouterr().out
     assert "example:\n  segmentdb serve --path" in out
     for flag in ["--path", "--host", "--port", "--vector-workers", "--port-file",
-                 "--max-message-size", "--max-batch-size", "--log-level"]:
+                 "--max-message-size", "--max-batch-size", "--memory-budget", "--idle-ttl",
+                 "--log-level"]:
         assert flag in out
     assert "--parent-pid" not in out  # internal to PersistentClient
 
