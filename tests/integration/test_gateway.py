@@ -21,6 +21,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from processes import Process, start  # noqa: F401  (Process used in type hints)
 from segmentdb import errors, vectors
 from segmentdb.v1 import (
     collection_service_pb2 as cs,
@@ -34,41 +35,6 @@ REPO = Path(__file__).resolve().parents[2]
 PUBLIC_SERVICES = {"segmentdb.v1.SystemService", "segmentdb.v1.TenancyService",
                    "segmentdb.v1.CollectionService", "segmentdb.v1.RecordService",
                    "segmentdb.v1.AdminService"}
-
-
-@dataclass
-class Process:
-    name: str
-    proc: subprocess.Popen
-    address: str
-    log_path: Path
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-
-def start(module: str, folder: Path, name: str, *args: str) -> Process:
-    port_file = folder / f"{name}.port.json"
-    log_path = folder / f"{name}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", module, "--port", "0", "--port-file",
-                                 str(port_file), *args],
-                                stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-    deadline = time.monotonic() + 60
-    while not port_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"{name} did not start:\n{log_path.read_text()}")
-        time.sleep(0.05)
-    port = json.loads(port_file.read_text())["port"]
-    return Process(name, proc, f"127.0.0.1:{port}", log_path)
 
 
 def dead_address() -> str:
