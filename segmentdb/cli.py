@@ -104,7 +104,8 @@ def _add_serve(commands) -> None:
                        metavar="N", help="most records per add/upsert/update (default 100000)")
     serve.add_argument("--memory-budget", default=env.get("SEGMENTDB_MEMORY_BUDGET"),
                        metavar="SIZE", help="each vector worker's segment memory budget, e.g. "
-                       "512MiB (default: the vector worker's)")
+                       "512MiB; default auto = half of the available memory (cgroup limit, "
+                       "else RAM) divided among the vector workers; 0 = unlimited")
     serve.add_argument("--idle-ttl", default=env.get("SEGMENTDB_IDLE_TTL"), metavar="SECONDS",
                        help="unload segments idle this long (default: the vector worker's)")
     serve.add_argument("--log-level", default=env.get("SEGMENTDB_LOG_LEVEL", "INFO"),
@@ -127,7 +128,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             parse_size(args.max_message_size)
         except ValueError as exc:
             raise CommandError(f"--max-message-size: {exc}") from None
-    if args.memory_budget:
+    if args.memory_budget and args.memory_budget.strip().lower() != "auto":
         try:
             parse_size(args.memory_budget)
         except ValueError as exc:

@@ -7,6 +7,11 @@ restarted on the port it had, so the others' addresses stay valid. SIGTERM/SIGIN
 the children in reverse order: gateway first (no new requests), metadata worker last
 (vector workers persist their segments while it can still answer).
 
+Memory: vector workers default to `--memory-budget auto` (half the memory available to one
+process). K of them on one machine would together claim K halves, so serve resolves `auto`
+(its default) itself — half of the available memory divided by K — and passes each worker
+that number explicitly. An explicit size is per worker, as given; 0 is unlimited.
+
 A data folder is served once: before starting anything, serve checks the metadata worker's
 folder lock and exits with its message if another metadata worker holds it.
 """
@@ -48,7 +53,9 @@ class ServeConfig:
     max_batch_size: Optional[int] = None
     log_level: str = "INFO"
     parent_pid: Optional[int] = None  # stop when this process is gone (PersistentClient)
-    # Passed on to every vector worker as --memory-budget / --idle-ttl (their defaults if None).
+    # Each vector worker's --memory-budget: a size, 0 (unlimited), or None / "auto" = half of
+    # the available memory divided by vector_workers (resolved here, passed on as bytes).
+    # --idle-ttl is passed on as given (the worker's default if None).
     memory_budget: Optional[str] = None
     idle_ttl: Optional[str] = None
 
@@ -170,6 +177,16 @@ def check_folder_not_served(path: str) -> None:
     lock.release()
 
 
+def vector_worker_budget(config: ServeConfig) -> str:
+    """Each vector worker's --memory-budget value (auto resolved to bytes), logged."""
+    from vector_worker.memory_budget import AUTO, format_bytes, resolve
+
+    budget, source = resolve(config.memory_budget or AUTO, config.vector_workers)
+    described = "unlimited" if budget == 0 else f"{budget} bytes = {format_bytes(budget)} ({source})"
+    log.info("memory budget per vector worker: %s", described)
+    return str(budget)
+
+
 class Supervisor:
     def __init__(self, config: ServeConfig):
         self.config = config
@@ -192,9 +209,7 @@ class Supervisor:
         cfg = self.config
         self.metadata = self._child("metadata-worker", ["metadata-worker", "--path", cfg.path, *self._common()])
         self.metadata.start(self.stopping)
-        cache_flags = []
-        if cfg.memory_budget:
-            cache_flags += ["--memory-budget", str(cfg.memory_budget)]
+        cache_flags = ["--memory-budget", vector_worker_budget(cfg)]
         if cfg.idle_ttl:
             cache_flags += ["--idle-ttl", str(cfg.idle_ttl)]
         for i in range(cfg.vector_workers):

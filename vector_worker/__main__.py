@@ -37,8 +37,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default=env["log_level"], help="DEBUG, INFO, WARNING, ERROR")
     p.add_argument("--memory-budget", default=env["memory_budget"], metavar="SIZE",
                    help="bytes of loaded segments to stay within, e.g. 2GiB; least recently "
-                        "used segments are saved and unloaded beyond it; 0 = unlimited "
-                        "(default; env SEGMENTDB_MEMORY_BUDGET)")
+                        "used segments are saved and unloaded beyond it; auto = half of the "
+                        "memory available to the process (the cgroup limit in "
+                        "/sys/fs/cgroup/memory.max when set, else physical RAM) (default); "
+                        "0 = unlimited (env SEGMENTDB_MEMORY_BUDGET)")
     p.add_argument("--idle-ttl", default=env["idle_ttl"], metavar="SECONDS",
                    help="unload segments unused for this long; 0 = never (default; env "
                         "SEGMENTDB_IDLE_TTL)")

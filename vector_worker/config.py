@@ -10,6 +10,8 @@ from typing import Mapping
 
 from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
 from segmentdb.units import parse_size
+from vector_worker.memory_budget import AUTO as AUTO_BUDGET
+from vector_worker.memory_budget import resolve as resolve_budget
 
 # Setting -> environment variable (a flag on the command line wins over it).
 ENVIRONMENT = {
@@ -32,9 +34,9 @@ DEFAULTS = {
     "port_file": None,
     "max_message_size": str(DEFAULT_MAX_MESSAGE_BYTES),
     "log_level": "INFO",
-    # Unlimited by default (like chromadb's LRU, which is off unless configured): a budget
-    # only makes sense against the machine's memory, which the operator knows and we don't.
-    "memory_budget": "0",
+    # Half of the memory available to the process (cgroup limit, else RAM): unlimited let
+    # memory only grow. `segmentdb serve` passes each of its K workers its share explicitly.
+    "memory_budget": AUTO_BUDGET,
     "idle_ttl": "0",
 }
 
@@ -52,8 +54,11 @@ class VectorWorkerConfig:
     port_file: str | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     log_level: str = "INFO"
-    # Bytes of loaded segments (vectors + graph at capacity) to stay within; 0 = unlimited.
+    # Bytes of loaded segments (vectors + graph at capacity) to stay within; 0 = unlimited
+    # (the dataclass default, for embedding; the command line's default is auto).
     memory_budget_bytes: int = 0
+    # Where memory_budget_bytes came from, for the start-up log ("auto: half of ...").
+    memory_budget_source: str = "unlimited"
     # Unload segments unused for this many seconds; 0 = never.
     idle_ttl_seconds: float = 0.0
 
@@ -66,7 +71,7 @@ def defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
 
 def make_config(*, path: str, metadata: str, host: str, port: str | int,
                 port_file: str | None, max_message_size: str | int,
-                log_level: str, memory_budget: str | int = 0,
+                log_level: str, memory_budget: str | int = AUTO_BUDGET,
                 idle_ttl: str | float = 0) -> VectorWorkerConfig:
     """Validated config from raw flag values; ValueError names the flag and the fix."""
     if not path:
@@ -85,9 +90,10 @@ def make_config(*, path: str, metadata: str, host: str, port: str | int,
     if max_bytes <= 0:
         raise ValueError("--max-message-size: must be > 0")
     try:
-        budget = parse_size(memory_budget)
+        budget, budget_source = resolve_budget(memory_budget)
     except ValueError as exc:
-        raise ValueError(f"--memory-budget: {exc} (0 = unlimited; env SEGMENTDB_MEMORY_BUDGET)") from None
+        raise ValueError(f"--memory-budget: {exc}, or auto (half of the available memory, "
+                         "the default) or 0 (unlimited); env SEGMENTDB_MEMORY_BUDGET") from None
     try:
         ttl = float(idle_ttl)
     except ValueError:
@@ -99,4 +105,5 @@ def make_config(*, path: str, metadata: str, host: str, port: str | int,
     return VectorWorkerConfig(path=path, metadata_address=metadata, host=host,
                               port=port_number, port_file=port_file or None,
                               max_message_bytes=max_bytes, log_level=log_level,
-                              memory_budget_bytes=budget, idle_ttl_seconds=ttl)
+                              memory_budget_bytes=budget, memory_budget_source=budget_source,
+                              idle_ttl_seconds=ttl)

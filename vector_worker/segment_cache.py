@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 REBUILD_ATTEMPTS = 3
 # ReportPersisted is best effort: never hold a save (or shutdown) long for it.
 REPORT_TIMEOUT = 5.0
+# After a segment's folder lock was found held (another worker stopped mid-save?), periodic
+# checkpoints of it wait this long before trying again, so requests don't each wait for the
+# lock. Evictions and shutdown still try.
+BUSY_RETRY_AFTER = 30.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class SegmentCache:
         self._lock = threading.Lock()  # guards the fields above and `counters`
         self._id_locks: dict[str, threading.Lock] = {}
         self._report_unimplemented_logged = False
+        self._busy_until: dict[str, float] = {}  # segment id -> monotonic time
         self.counters = CacheCounters()
 
     def _id_lock(self, segment_id: str) -> threading.Lock:
@@ -112,9 +117,12 @@ class SegmentCache:
 
     def checkpoint_if_due(self, segment: Segment) -> bool:
         """Save the segment when sync_threshold records were applied since its last save."""
-        if segment.dirty >= segment.params.sync_threshold:
-            return self.persist(segment)
-        return False
+        if segment.dirty < segment.params.sync_threshold:
+            return False
+        with self._lock:
+            if time.monotonic() < self._busy_until.get(segment.segment_id, 0.0):
+                return False
+        return self.persist(segment)
 
     def _cached(self, params: SegmentParams, count: bool) -> Segment | None:
         """The loaded segment for params (now most recently used), or None."""
@@ -149,11 +157,19 @@ class SegmentCache:
                 capacity, live_count = saved
                 self._make_room(params, memory.segment_bytes(
                     params.dimension, params.max_neighbors, capacity, live_count))
-            # None when never saved, or (with a WARNING saying why) when damaged.
-            segment = segment_files.load(self.root, params)
             kind = "loads"
+            try:
+                # None when never saved, or (with a WARNING saying why) when damaged.
+                segment = segment_files.load(self.root, params)
+                save_rebuild = True
+            except segment_files.FolderBusy as why:
+                log.warning("segment %s: %s (another worker stopped mid-save?); rebuilding "
+                            "it in memory from the metadata worker instead of waiting",
+                            params.segment_id, why)
+                segment, save_rebuild = None, False
+                self._note_busy(params.segment_id)
             if segment is None:
-                segment = self._build(params, timeout)
+                segment = self._build(params, timeout, save=save_rebuild)
                 kind = "rebuilds"
             self._insert(segment, kind, time.monotonic() - started)
         # A load or rebuild leaves freed buffers (file reads, scan pages) in the heap.
@@ -177,8 +193,9 @@ class SegmentCache:
         process_memory.release_free_memory()
         return segment, seconds
 
-    def _build(self, params: SegmentParams, timeout: float | None) -> Segment:
-        """Rebuild from ScanVectors + ReadLog and save. Caller holds the id lock."""
+    def _build(self, params: SegmentParams, timeout: float | None, save: bool = True) -> Segment:
+        """Rebuild from ScanVectors + ReadLog and save (unless `save` is False: the folder
+        is locked by another process). Caller holds the id lock."""
         for attempt in range(1, REBUILD_ATTEMPTS + 1):
             count = self._client.count_records(params.collection_id, timeout=timeout)
             capacity = max(INITIAL_CAPACITY, count)
@@ -191,8 +208,9 @@ class SegmentCache:
                 log.info("segment %s: rebuild attempt %d raced a log purge (%s); retrying",
                          params.segment_id, attempt, purged)
                 continue
-            # A rebuild is the expensive path: save it so a restart doesn't repeat it.
-            self._save(segment)
+            if save:
+                # A rebuild is the expensive path: save it so a restart doesn't repeat it.
+                self._save(segment)
             return segment
         raise errors.UnavailableError(
             f"segment {params.segment_id}: the log kept being purged past {REBUILD_ATTEMPTS} "
@@ -354,21 +372,38 @@ class SegmentCache:
         return was_loaded or removed
 
     def persist(self, segment: Segment) -> bool:
-        """Save a loaded, dirty segment. False when clean or no longer loaded (dropped)."""
+        """Save a loaded, dirty segment. False when clean, no longer loaded (dropped), or the
+        save was skipped (folder locked elsewhere, or holding a newer save)."""
         with self._id_lock(segment.segment_id):
             with self._lock:
                 if self._segments.get(segment.segment_id) is not segment:
                     return False
             if segment.dirty == 0:
                 return False
-            self._save(segment)
-            return True
+            return self._save(segment)
 
-    def _save(self, segment: Segment) -> None:
-        segment_files.save(self.root, segment)
+    def _save(self, segment: Segment) -> bool:
+        """Save and report the checkpoint; False (logged by segment_files) when skipped."""
+        outcome = segment_files.save(self.root, segment)
+        if outcome is segment_files.SaveOutcome.STALE:
+            # The folder is further along than this copy: keep the copy (it catches up from
+            # the log, or reloads the folder if the log was purged) but stop trying to save
+            # it until it has new writes of its own.
+            with segment.lock:
+                segment.dirty = 0
+        if outcome is segment_files.SaveOutcome.BUSY:
+            self._note_busy(segment.segment_id)
+        if outcome is not segment_files.SaveOutcome.SAVED:
+            return False
         with self._lock:
             self.counters.persists += 1
+            self._busy_until.pop(segment.segment_id, None)
         self._report_persisted(segment)
+        return True
+
+    def _note_busy(self, segment_id: str) -> None:
+        with self._lock:
+            self._busy_until[segment_id] = time.monotonic() + BUSY_RETRY_AFTER
 
     def _report_persisted(self, segment: Segment) -> None:
         """Best effort: a failed report only delays the log's purge until the next save."""

@@ -13,6 +13,16 @@ manifest (last), and fsyncs the folder. The manifest's sha256s tie it to the dat
 crash between two replaces is detected at load. Load returns None (after a WARNING saying why)
 on any mismatch, missing file, truncation or hnswlib error: the caller rebuilds, because these
 folders are a cache of what SQLite holds.
+
+Both take an flock on the folder's `.lock` (shared to load, exclusive to save), waiting at
+most LOCK_WAIT seconds: a worker holding it may be stopped (SIGSTOP, a frozen VM) mid-save,
+and the fallback worker must go on serving. A load that can't get the lock raises FolderBusy
+(the caller rebuilds in memory); a save that can't get it is skipped (BUSY) — the log is
+purged only through what was saved, so the records stay in it. A save also refuses (STALE) to
+replace a folder whose manifest is further along the log than the segment in memory: after a
+failover and return, the other worker's newer save must win. Under the exclusive lock no
+other save can be running, so a save first removes temp files (`*.tmp-<pid>`) that a killed
+save left behind.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ import json
 import logging
 import os
 import shutil
+import time
+from enum import Enum
 from pathlib import Path
 
 import hnswlib
@@ -42,10 +54,26 @@ MANIFEST_FILE = "manifest.json"
 # segment take this advisory lock so a save never interleaves with another worker's.
 LOCK_FILE = ".lock"
 _LABEL_DTYPE = np.dtype("<i8")
+# Seconds a load or save waits for the folder lock before giving up (see the module doc).
+LOCK_WAIT = 5.0
+_LOCK_POLL = 0.05
+# Marks our temp files: `<file>.tmp-<pid>`.
+_TMP_MARK = ".tmp-"
+
+
+class SaveOutcome(Enum):
+    SAVED = "saved"
+    BUSY = "busy"  # another process held the folder lock for LOCK_WAIT seconds
+    STALE = "stale"  # the folder holds a newer save than the segment in memory
 
 
 class _Invalid(Exception):
     """Why a folder can't be loaded (turned into a WARNING + rebuild)."""
+
+
+class FolderBusy(Exception):
+    """The folder lock stayed held by another process for the whole wait (load raises it:
+    the caller rebuilds in memory and does not save over a save in progress)."""
 
 
 def segment_folder(root: str | Path, segment_id: str) -> Path:
@@ -76,31 +104,74 @@ def _fsync_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _folder_lock(folder: Path, exclusive: bool):
+def _folder_lock(folder: Path, exclusive: bool, wait: float | None = None):
+    """Hold the folder's flock; raises FolderBusy after `wait` seconds (LOCK_WAIT if None).
+    Polled with LOCK_NB: a blocking flock can't be given a timeout."""
+    wait = LOCK_WAIT if wait is None else wait
     fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        deadline = time.monotonic() + wait
+        mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+        while True:
+            try:
+                fcntl.flock(fd, mode)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise FolderBusy(f"{folder / LOCK_FILE} stayed locked by another process "
+                                    f"for {wait:g}s") from None
+                time.sleep(_LOCK_POLL)
         yield
     finally:
         os.close(fd)  # closing releases the lock
 
 
-def save(root: str | Path, segment: Segment) -> Path:
-    """Persist `segment` atomically; resets its dirty counter. Returns the folder."""
+def save(root: str | Path, segment: Segment, lock_wait: float | None = None) -> SaveOutcome:
+    """Persist `segment` atomically and reset its dirty counter (SAVED); or leave the folder
+    as it is, with a log line saying why (BUSY: lock held elsewhere; STALE: the folder is
+    newer). Raises OSError when the disk write fails."""
     folder = segment_folder(root, segment.segment_id)
     folder.mkdir(parents=True, exist_ok=True)
-    suffix = f".tmp-{os.getpid()}"
+    try:
+        with _folder_lock(folder, exclusive=True, wait=lock_wait):
+            _remove_stale_temp_files(folder)
+            saved_sequence = _saved_sequence(folder)
+            if saved_sequence is not None and saved_sequence > segment.applied_sequence:
+                log.info("segment %s: not saved: %s holds a newer save (applied %d) than this "
+                         "copy (applied %d), written by another worker; keeping that one",
+                         segment.segment_id, folder, saved_sequence, segment.applied_sequence)
+                return SaveOutcome.STALE
+            _save_locked(folder, segment, segment.params)
+    except FolderBusy as why:
+        log.warning("segment %s: save skipped: %s; its log entries stay until a later save "
+                    "succeeds, so nothing is lost", segment.segment_id, why)
+        return SaveOutcome.BUSY
+    return SaveOutcome.SAVED
+
+
+def _remove_stale_temp_files(folder: Path) -> None:
+    """Delete temp files of saves killed mid-way (caller holds the exclusive lock, so no
+    save is writing them now)."""
+    for path in folder.iterdir():
+        if _TMP_MARK in path.name:
+            log.info("segment folder %s: removing %s, left by an interrupted save",
+                     folder, path.name)
+            path.unlink(missing_ok=True)
+
+
+def _saved_sequence(folder: Path) -> int | None:
+    """The applied_sequence in the folder's manifest; None when there is no readable one."""
+    try:
+        return int(json.loads((folder / MANIFEST_FILE).read_text())["applied_sequence"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _save_locked(folder: Path, segment: Segment, params: SegmentParams) -> None:
+    suffix = f"{_TMP_MARK}{os.getpid()}"
     tmp_index = folder / (INDEX_FILE + suffix)
     tmp_deleted = folder / (DELETED_FILE + suffix)
     tmp_manifest = folder / (MANIFEST_FILE + suffix)
-    params = segment.params
-    with _folder_lock(folder, exclusive=True):
-        _save_locked(folder, segment, params, tmp_index, tmp_deleted, tmp_manifest)
-    return folder
-
-
-def _save_locked(folder: Path, segment: Segment, params: SegmentParams, tmp_index: Path,
-                 tmp_deleted: Path, tmp_manifest: Path) -> None:
     try:
         # One consistent moment: no write may land between the index and its bookkeeping.
         with segment.lock:
@@ -151,18 +222,24 @@ def saved_size(root: str | Path, params: SegmentParams) -> tuple[int, int] | Non
         return None
 
 
-def load(root: str | Path, params: SegmentParams) -> Segment | None:
-    """The saved segment for `params`, or None (logged) when it must be rebuilt."""
+def load(root: str | Path, params: SegmentParams, lock_wait: float | None = None) -> Segment | None:
+    """The saved segment for `params`, or None (logged) when it must be rebuilt. Raises
+    FolderBusy when another process holds the folder lock for longer than the wait."""
     folder = segment_folder(root, params.segment_id)
     if not folder.exists():
         return None  # never saved here: a plain miss, not worth a warning
+    started = time.monotonic()
     try:
-        with _folder_lock(folder, exclusive=False):
-            return _load(folder, params)
+        with _folder_lock(folder, exclusive=False, wait=lock_wait):
+            segment = _load(folder, params)
     except _Invalid as why:
         log.warning("segment %s in %s will be rebuilt from the metadata worker: %s",
                     params.segment_id, folder, why)
         return None
+    log.info("segment %s: loaded %d vectors (applied %d) from %s in %.2fs",
+             params.segment_id, segment.live_count, segment.applied_sequence, folder,
+             time.monotonic() - started)
+    return segment
 
 
 def _load(folder: Path, params: SegmentParams) -> Segment:

@@ -18,6 +18,7 @@ from segmentdb.internal.v1 import vector_service_pb2, vector_service_pb2_grpc
 from vector_worker import process_memory
 from vector_worker.config import VectorWorkerConfig
 from vector_worker.idle_reaper import IdleReaper
+from vector_worker.memory_budget import format_bytes
 from vector_worker.metadata_client import MetadataClient
 from vector_worker.segment_cache import SegmentCache
 from vector_worker.servicer import VectorServicer
@@ -53,7 +54,7 @@ class VectorWorker:
         serving.write_port_file(config.port_file, self.port)
         log.info("vector worker serving on %s:%d (data %s, metadata %s, memory budget %s, "
                  "idle ttl %s)", config.host, self.port, config.path, config.metadata_address,
-                 f"{config.memory_budget_bytes} bytes" if config.memory_budget_bytes else "unlimited",
+                 _describe_budget(config),
                  f"{config.idle_ttl_seconds:g}s" if config.idle_ttl_seconds else "never")
 
     def close(self) -> None:
@@ -68,6 +69,13 @@ class VectorWorker:
         self.served.set_serving(False)
         self.served.server.stop(grace).wait()
         self.close()
+
+
+def _describe_budget(config: VectorWorkerConfig) -> str:
+    if not config.memory_budget_bytes:
+        return "unlimited"
+    return (f"{config.memory_budget_bytes} bytes = "
+            f"{format_bytes(config.memory_budget_bytes)} ({config.memory_budget_source})")
 
 
 def serve(config: VectorWorkerConfig) -> int:

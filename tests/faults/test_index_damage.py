@@ -22,6 +22,7 @@ NAME = "docs"
 DIM = 16
 REBUILT = "rebuilt"  # vector_worker/log_replay.py: "segment <id>: rebuilt N vectors ..."
 INVALID = "will be rebuilt"  # vector_worker/segment_files.py: WARNING naming the reason
+LOADED = "loaded 2800 vectors"  # segment_files.py: INFO "segment <id>: loaded N vectors ..."
 
 
 def _delete_folder(folder: Path, _saved: Path) -> None:
@@ -36,6 +37,10 @@ def _truncate_index(folder: Path, _saved: Path) -> None:
 
 def _corrupt_manifest(folder: Path, _saved: Path) -> None:
     (folder / "manifest.json").write_text('{"format_version": 1, "applied_sequence": ')
+
+
+def _delete_manifest(folder: Path, _saved: Path) -> None:
+    (folder / "manifest.json").unlink()
 
 
 def _delete_deleted_labels(folder: Path, _saved: Path) -> None:
@@ -56,6 +61,7 @@ CASES = {
     "folder-deleted": (_delete_folder, None),
     "index-truncated": (_truncate_index, "hnsw_index.bin does not match the manifest"),
     "manifest-corrupted": (_corrupt_manifest, "manifest.json is unreadable"),
+    "manifest-missing": (_delete_manifest, "manifest.json is missing"),
     "deleted-labels-missing": (_delete_deleted_labels, "deleted_labels.bin is missing"),
     "stale-index": (_stale_index_under_newer_manifest, "hnsw_index.bin does not match the manifest"),
 }
@@ -112,6 +118,8 @@ def test_a_damaged_segment_folder_is_rebuilt_and_answers_exactly(tmp_path, servi
     lines = "\n".join(_vector_worker_lines(service))
     if case == "no-damage":
         assert REBUILT not in lines, f"an intact folder was rebuilt, not loaded:\n{lines}"
+        loaded = [line for line in lines.splitlines() if LOADED in line]
+        assert loaded and " INFO " in loaded[0], f"no load logged:\n{lines}"
     else:
         assert f"{REBUILT} 2800 vectors" in lines, f"no rebuild logged after {case}:\n{lines}"
         if reason is None:
@@ -126,5 +134,5 @@ def test_a_damaged_segment_folder_is_rebuilt_and_answers_exactly(tmp_path, servi
     service = services.start(data, vector_workers=1)
     _query_exactly(service.address, data, rng)
     lines = "\n".join(_vector_worker_lines(service))
-    assert REBUILT not in lines and INVALID not in lines, lines
+    assert REBUILT not in lines and INVALID not in lines and LOADED in lines, lines
     assert services.stop(service) == 0, service.log()[-4000:]

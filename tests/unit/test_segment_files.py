@@ -26,7 +26,8 @@ def saved(tmp_path):
     segment = Segment.create(params(), capacity=50)
     segment.apply(np.arange(1, 41), rng.standard_normal((40, 6)).astype(np.float32),
                   delete_labels=[3, 4], through_sequence=57)
-    folder = segment_files.save(tmp_path, segment)
+    assert segment_files.save(tmp_path, segment) is segment_files.SaveOutcome.SAVED
+    folder = segment_files.segment_folder(tmp_path, segment.segment_id)
     return tmp_path, folder, segment, rng.standard_normal((5, 6)).astype(np.float32)
 
 
