@@ -2,7 +2,7 @@
 
 Example:
     python -m vector_worker --path ./segmentdb_data --metadata 127.0.0.1:50061 --port 0 \\
-        --port-file /tmp/vw.json --memory-budget 2GiB --idle-ttl 600
+        --port-file /tmp/vw.json --memory-budget 2GiB --idle-ttl 600 --tail-interval 1
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-ttl", default=env["idle_ttl"], metavar="SECONDS",
                    help="unload segments unused for this long; 0 = never (default; env "
                         "SEGMENTDB_IDLE_TTL)")
+    p.add_argument("--tail-interval", default=env["tail_interval"], metavar="SECONDS",
+                   help="every this many seconds apply the write-ahead log to loaded segments "
+                        "and save those due, so written but unqueried collections are saved "
+                        "and the log purged; 0 = only when queried (default 1.0; env "
+                        "SEGMENTDB_TAIL_INTERVAL)")
     return p
 
 
@@ -54,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             path=args.path, metadata=args.metadata, host=args.host, port=args.port,
             port_file=args.port_file, max_message_size=args.max_message_size,
             log_level=args.log_level, memory_budget=args.memory_budget,
-            idle_ttl=args.idle_ttl)
+            idle_ttl=args.idle_ttl, tail_interval=args.tail_interval)
     except ValueError as exc:
         print(f"segmentdb vector-worker: {exc}", file=sys.stderr)
         return 1

@@ -24,6 +24,7 @@ ENVIRONMENT = {
     "log_level": "SEGMENTDB_LOG_LEVEL",
     "memory_budget": "SEGMENTDB_MEMORY_BUDGET",
     "idle_ttl": "SEGMENTDB_IDLE_TTL",
+    "tail_interval": "SEGMENTDB_TAIL_INTERVAL",
 }
 
 DEFAULTS = {
@@ -38,6 +39,8 @@ DEFAULTS = {
     # memory only grow. `segmentdb serve` passes each of its K workers its share explicitly.
     "memory_budget": AUTO_BUDGET,
     "idle_ttl": "0",
+    # Seconds between background catch-ups of loaded segments with the log (0 = off).
+    "tail_interval": "1.0",
 }
 
 
@@ -61,6 +64,9 @@ class VectorWorkerConfig:
     memory_budget_source: str = "unlimited"
     # Unload segments unused for this many seconds; 0 = never.
     idle_ttl_seconds: float = 0.0
+    # Every this many seconds a background thread applies the log to loaded segments and
+    # saves those due, so writes to unqueried collections are saved and the log purged; 0 = off.
+    tail_interval_seconds: float = 1.0
 
 
 def defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
@@ -72,7 +78,8 @@ def defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
 def make_config(*, path: str, metadata: str, host: str, port: str | int,
                 port_file: str | None, max_message_size: str | int,
                 log_level: str, memory_budget: str | int = AUTO_BUDGET,
-                idle_ttl: str | float = 0) -> VectorWorkerConfig:
+                idle_ttl: str | float = 0,
+                tail_interval: str | float = DEFAULTS["tail_interval"]) -> VectorWorkerConfig:
     """Validated config from raw flag values; ValueError names the flag and the fix."""
     if not path:
         raise ValueError("--path: required (the data folder; env SEGMENTDB_PATH)")
@@ -102,8 +109,24 @@ def make_config(*, path: str, metadata: str, host: str, port: str | int,
             "(0 = never unload idle segments; env SEGMENTDB_IDLE_TTL)") from None
     if ttl < 0 or ttl != ttl:
         raise ValueError(f"--idle-ttl: must be >= 0 seconds, got {idle_ttl!r} (0 = never)")
+    tail = _seconds(tail_interval, "--tail-interval",
+                    "0 = off: loaded segments apply the log only when queried; "
+                    "env SEGMENTDB_TAIL_INTERVAL")
     return VectorWorkerConfig(path=path, metadata_address=metadata, host=host,
                               port=port_number, port_file=port_file or None,
                               max_message_bytes=max_bytes, log_level=log_level,
                               memory_budget_bytes=budget, memory_budget_source=budget_source,
-                              idle_ttl_seconds=ttl)
+                              idle_ttl_seconds=ttl, tail_interval_seconds=tail)
+
+
+def _seconds(value: str | float, flag: str, meaning: str) -> float:
+    """A finite number of seconds >= 0; ValueError names the flag and what 0 means."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(
+            f"{flag}: expected a number of seconds, got {value!r} ({meaning})") from None
+    if not 0 <= seconds < float("inf"):  # also refuses NaN
+        raise ValueError(
+            f"{flag}: must be a finite number of seconds >= 0, got {value!r} ({meaning})")
+    return seconds

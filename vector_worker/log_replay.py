@@ -63,6 +63,7 @@ def catch_up(segment: Segment, client: MetadataClient, target: int | None,
                                     segment.params.dimension, timeout=timeout):
             applied += segment.apply_log(page.sequences, page.operations, page.labels,
                                          page.vectors, page.read_through)
+        segment.caught_up_at = time.monotonic()  # read_log reads to the log's end
     if target is not None and segment.applied_sequence < target:
         log.warning("segment %s: the log ends at %d, before the requested sequence %d",
                     segment.segment_id, segment.applied_sequence, target)

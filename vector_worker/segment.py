@@ -68,6 +68,9 @@ class Segment:
         self._exact_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         # Held by whoever replays the log into this segment, so two requests don't both do it.
         self.catch_up_lock = threading.Lock()
+        # time.monotonic() of the last read of the log to its end (0: never), so the background
+        # tailer skips a segment a search has just caught up.
+        self.caught_up_at = 0.0
 
     @classmethod
     def create(cls, params: SegmentParams, capacity: int = INITIAL_CAPACITY,

@@ -92,18 +92,42 @@ class SegmentCache:
         self._fit_budget(keep=segment.segment_id)  # catching up may have grown it
         return segment
 
+    def tail(self, segment: Segment, timeout: float | None = None) -> int:
+        """Background catch-up (log_tailer): apply the log to its end to a loaded segment,
+        then save it if sync_threshold records are unsaved. Returns the entries applied.
+
+        Not a use: no hit is counted and the LRU order and idle time stay as they were. Never
+        loads a segment that is not loaded (one evicted or dropped meanwhile is left alone);
+        a purged log takes the same reload/rebuild path as a search."""
+        try:
+            applied = log_replay.catch_up(segment, self._client, None, timeout=timeout)
+        except LogPurged as purged:
+            replaced = self._replace_after_purge(segment.params, segment, purged, None, timeout,
+                                                 only_if_loaded=True)
+            if replaced is None:
+                return 0
+            segment, applied = replaced, 0
+        if applied:
+            self._fit_budget(keep="")  # it may have grown; LRU order picks any victim
+        self.checkpoint_if_due(segment)  # persist() skips a segment no longer loaded
+        return applied
+
     def _replace_after_purge(self, params: SegmentParams, stale: Segment, purged: LogPurged,
-                             min_sequence: int | None, timeout: float | None) -> Segment:
+                             min_sequence: int | None, timeout: float | None,
+                             only_if_loaded: bool = False) -> Segment | None:
         """The log lost entries this copy never applied (another worker saved the segment
         further, and the log was purged): never patch over the gap. Reload the folder (that
-        worker may have saved it there), else rebuild."""
-        log.info("segment %s: the log was purged through %d but this copy applied only %d "
-                 "(another worker saved it further); reloading it from its folder",
-                 params.segment_id, purged.purged_through, purged.after_sequence)
+        worker may have saved it there), else rebuild. With `only_if_loaded` (the background
+        tailer), returns None instead when `stale` is no longer the loaded copy."""
         with self._id_lock(params.segment_id):
             with self._lock:
                 if self._segments.get(params.segment_id) is stale:
                     self._forget(params.segment_id)
+                elif only_if_loaded:
+                    return None  # evicted, dropped or already replaced meanwhile
+        log.info("segment %s: the log was purged through %d but this copy applied only %d "
+                 "(another worker saved it further); reloading it from its folder",
+                 params.segment_id, purged.purged_through, purged.after_sequence)
         segment = self._load(params, timeout)
         try:
             log_replay.catch_up(segment, self._client, min_sequence, timeout=timeout)
@@ -436,6 +460,11 @@ class SegmentCache:
         return saved
 
     # ----- facts -----------------------------------------------------------------------
+
+    def loaded_segments(self) -> list[Segment]:
+        """The loaded segments, least recently used first (a copy: safe to iterate)."""
+        with self._lock:
+            return list(self._segments.values())
 
     def loaded(self) -> list[str]:
         """Loaded segment ids, least recently used first."""

@@ -3,7 +3,7 @@ cache and the channel to the metadata worker.
 
 Start-up binds and reports SERVING at once (segments load lazily, the metadata worker may come
 up later); the port file is written after SERVING. SIGTERM: NOT_SERVING, drain in-flight calls,
-stop the idle reaper, persist every dirty loaded segment, close the channel.
+stop the idle reaper and the log tailer, persist every dirty loaded segment, close the channel.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from segmentdb.internal.v1 import vector_service_pb2, vector_service_pb2_grpc
 from vector_worker import process_memory
 from vector_worker.config import VectorWorkerConfig
 from vector_worker.idle_reaper import IdleReaper
+from vector_worker.log_tailer import LogTailer
 from vector_worker.memory_budget import format_bytes
 from vector_worker.metadata_client import MetadataClient
 from vector_worker.segment_cache import SegmentCache
@@ -39,6 +40,7 @@ class VectorWorker:
                                   memory_budget=config.memory_budget_bytes,
                                   idle_ttl=config.idle_ttl_seconds)
         self.reaper = IdleReaper(self.cache)
+        self.tailer = LogTailer(self.cache, config.tail_interval_seconds)
         servicer = VectorServicer(self.cache)
 
         def register(server: grpc.Server) -> list[str]:
@@ -50,16 +52,20 @@ class VectorWorker:
             max_message_bytes=config.max_message_bytes)
         self.port = self.served.port
         self.reaper.start()
+        self.tailer.start()
         self.served.set_serving(True)
         serving.write_port_file(config.port_file, self.port)
         log.info("vector worker serving on %s:%d (data %s, metadata %s, memory budget %s, "
-                 "idle ttl %s)", config.host, self.port, config.path, config.metadata_address,
-                 _describe_budget(config),
-                 f"{config.idle_ttl_seconds:g}s" if config.idle_ttl_seconds else "never")
+                 "idle ttl %s, tail interval %s)", config.host, self.port, config.path,
+                 config.metadata_address, _describe_budget(config),
+                 f"{config.idle_ttl_seconds:g}s" if config.idle_ttl_seconds else "never",
+                 f"{config.tail_interval_seconds:g}s" if config.tail_interval_seconds
+                 else "off")
 
     def close(self) -> None:
         """Persist dirty segments and close the channel (the server is already stopped)."""
         self.reaper.stop()
+        self.tailer.stop()  # before the final persist: nothing applies entries after it
         saved = self.cache.persist_all()
         self.client.close()
         log.info("vector worker stopped; persisted %d segment(s)", saved)

@@ -31,11 +31,11 @@ def metadata(tmp_path):
     process.stop()
 
 
-def vector_worker(tmp_path, metadata: Process, name: str) -> Process:
+def vector_worker(tmp_path, metadata: Process, name: str, *extra: str) -> Process:
     home = tmp_path / name
     home.mkdir()
     return Process("vector_worker", ["--path", str(tmp_path / "data"),
-                                     "--metadata", metadata.address], home).start()
+                                     "--metadata", metadata.address, *extra], home).start()
 
 
 def check(vector: Process, col: Collection, seed: int) -> None:
@@ -106,7 +106,7 @@ def test_a_returning_worker_does_not_overwrite_a_newer_save(tmp_path, metadata):
     the log is purged through s3); when A shuts down, its save of s2 must be refused."""
     col = Collection(metadata, "stale-copy")
     add(col, "a", 300, 11)
-    a = vector_worker(tmp_path, metadata, "a")
+    a = vector_worker(tmp_path, metadata, "a", "--tail-interval", "0")  # A must lag
     try:
         check(a, col, 12)  # rebuilt and saved
         s2 = add(col, "b", 20, 13)

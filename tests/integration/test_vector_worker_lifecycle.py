@@ -27,8 +27,11 @@ def cluster(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lifecycle")
     data = tmp / "data"
     metadata = Process("metadata_worker", ["--path", str(data)], tmp).start()
+    # No background tailing: these tests need a loaded copy that lags the log until queried
+    # (test_vector_worker_tailing.py covers tailing).
     vector = Process("vector_worker", ["--path", str(data), "--metadata", metadata.address,
-                                       "--memory-budget", str(BUDGET)], tmp).start()
+                                       "--memory-budget", str(BUDGET), "--tail-interval", "0"],
+                     tmp).start()
     rng = np.random.default_rng(21)
     collections = []
     for i in range(4):
