@@ -13,6 +13,7 @@ from metadata_worker.store import FolderLockedError
 
 EXAMPLE = """example:
   python -m metadata_worker --path ./segmentdb_data --port 0 --port-file /tmp/mw.json
+  python -m metadata_worker --path ./segmentdb_data --log-retention 200000
 
 Every flag can also come from an environment variable: """ + ", ".join(
     f"--{name.replace('_', '-')}={env}" for name, env in config_module.ENVIRONMENT.items()
@@ -34,6 +35,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-message-size", dest="max_message_size",
                    help="largest gRPC message, e.g. 256MiB (default 256MiB)")
     p.add_argument("--log-level", dest="log_level", help="DEBUG, INFO, WARNING... (default INFO)")
+    p.add_argument("--log-retention", dest="log_retention", metavar="ENTRIES",
+                   help="after a write, if a collection keeps more than ENTRIES log entries, "
+                        "purge all but the newest ENTRIES/2 (vector segments behind them "
+                        "rebuild from SQLite); 0 keeps entries until segments are saved "
+                        f"(default {config_module.DEFAULT_LOG_RETENTION})")
     return p
 
 

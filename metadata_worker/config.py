@@ -12,6 +12,9 @@ from typing import Mapping
 from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
 from segmentdb.units import parse_size
 
+# Log entries a collection may keep past its purged_through (metadata_worker.log_retention).
+DEFAULT_LOG_RETENTION = 100_000
+
 # Setting -> environment variable (documented in `--help`).
 ENVIRONMENT = {
     "path": "SEGMENTDB_PATH",
@@ -20,6 +23,7 @@ ENVIRONMENT = {
     "port_file": "SEGMENTDB_PORT_FILE",
     "max_message_size": "SEGMENTDB_MAX_MESSAGE_SIZE",
     "log_level": "SEGMENTDB_LOG_LEVEL",
+    "log_retention": "SEGMENTDB_LOG_RETENTION",
 }
 DEFAULTS = {
     "host": "127.0.0.1",
@@ -27,6 +31,7 @@ DEFAULTS = {
     "port_file": None,
     "max_message_size": str(DEFAULT_MAX_MESSAGE_BYTES),
     "log_level": "INFO",
+    "log_retention": str(DEFAULT_LOG_RETENTION),
 }
 
 
@@ -38,6 +43,9 @@ class Config:
     port_file: str | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     log_level: str = "INFO"
+    # Most log entries a collection keeps after a write before it purges down to half of
+    # them (its segments rebuild from SQLite if behind); 0: keep until segments are saved.
+    log_retention: int = DEFAULT_LOG_RETENTION
 
 
 def resolve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Config:
@@ -60,6 +68,15 @@ def resolve(flags: Mapping[str, object], environ: Mapping[str, str] | None = Non
         raise ValueError(f"--port: {port!r} is not a port number") from None
     if not 0 <= port <= 65535:
         raise ValueError(f"--port: {port} is outside 0-65535")
+    retention = pick("log_retention")
+    try:
+        retention = int(retention)
+    except ValueError:
+        raise ValueError(f"--log-retention: {retention!r} is not a whole number of log "
+                         "entries (0 keeps entries until vector segments are saved)") from None
+    if retention < 0:
+        raise ValueError(f"--log-retention: {retention} is negative; pass 0 (keep entries "
+                         "until vector segments are saved) or a number of entries")
     return Config(
         path=str(path),
         host=str(pick("host")),
@@ -67,4 +84,5 @@ def resolve(flags: Mapping[str, object], environ: Mapping[str, str] | None = Non
         port_file=pick("port_file"),
         max_message_bytes=parse_size(str(pick("max_message_size"))),
         log_level=str(pick("log_level")).upper(),
+        log_retention=retention,
     )

@@ -26,7 +26,7 @@ def build(config: Config) -> tuple[serving.Served, Store]:
     """Open the store (lock + migrations) and start serving it; returns SERVING."""
     store = Store(config.path)
     try:
-        servicer = MetadataServicer(store)
+        servicer = MetadataServicer(store, log_retention=config.log_retention)
 
         def register(server):
             metadata_service_pb2_grpc.add_MetadataServiceServicer_to_server(servicer, server)

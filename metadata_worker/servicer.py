@@ -2,8 +2,10 @@
 
 No SQL here: each RPC converts its request (convert / filters / collection_config),
 runs one store function in one transaction (Store.write / Store.read) and converts the
-result back. Errors are raised as segmentdb.errors classes; the server's interceptor
-turns them into statuses.
+result back. After a record write commits, log retention may purge the collection's log in
+a second, separate transaction (log_retention.py; never part of the acknowledged write).
+Errors are raised as segmentdb.errors classes; the server's interceptor turns them into
+statuses.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from metadata_worker import (
     store_log, store_records as records, store_stats,
 )
 from metadata_worker.domain import RecordSelection
+from metadata_worker.log_retention import LogRetention
 from metadata_worker.store import Store
 
 
@@ -35,8 +38,10 @@ def selection_of(request) -> RecordSelection:
 
 
 class MetadataServicer(metadata_service_pb2_grpc.MetadataServiceServicer):
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, log_retention: int = 0):
         self.store = store
+        # Runs after a record write's transaction committed, in its own (log_retention.py).
+        self.retention = LogRetention(store, log_retention)
 
     # -- tenants and databases ---------------------------------------------------------------
 
@@ -118,23 +123,27 @@ class MetadataServicer(metadata_service_pb2_grpc.MetadataServiceServicer):
     def AddRecords(self, request, context):
         batch = convert.record_write(request, vectors_required=True, allow_delete=False)
         sequence, inserted = self.store.write(records.add, request.collection_id, batch)
+        self.retention.after_write(request.collection_id, sequence)
         return rsvc.AddRecordsResponse(log_sequence=sequence, inserted=inserted)
 
     def UpsertRecords(self, request, context):
         batch = convert.record_write(request, vectors_required=True, allow_delete=True)
         sequence, inserted, updated = self.store.write(records.upsert, request.collection_id,
                                                        batch)
+        self.retention.after_write(request.collection_id, sequence)
         return rsvc.UpsertRecordsResponse(log_sequence=sequence, inserted=inserted,
                                           updated=updated)
 
     def UpdateRecords(self, request, context):
         batch = convert.record_write(request, vectors_required=False, allow_delete=True)
         sequence, updated = self.store.write(records.update, request.collection_id, batch)
+        self.retention.after_write(request.collection_id, sequence)
         return rsvc.UpdateRecordsResponse(log_sequence=sequence, updated=updated)
 
     def DeleteRecords(self, request, context):
         sequence, deleted = self.store.write(records.delete, request.collection_id,
                                              selection_of(request))
+        self.retention.after_write(request.collection_id, sequence)
         return rsvc.DeleteRecordsResponse(log_sequence=sequence, deleted=deleted)
 
     def GetRecords(self, request, context):
