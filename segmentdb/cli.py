@@ -108,6 +108,13 @@ def _add_serve(commands) -> None:
                        "else RAM) divided among the vector workers; 0 = unlimited")
     serve.add_argument("--idle-ttl", default=env.get("SEGMENTDB_IDLE_TTL"), metavar="SECONDS",
                        help="unload segments idle this long (default: the vector worker's)")
+    serve.add_argument("--tail-interval", default=env.get("SEGMENTDB_TAIL_INTERVAL"),
+                       metavar="SECONDS", help="how often vector workers apply new log entries "
+                       "to loaded segments in the background (default 1.0; 0 = only on queries)")
+    serve.add_argument("--log-retention", default=env.get("SEGMENTDB_LOG_RETENTION"),
+                       metavar="ENTRIES", help="log entries a collection may keep beyond its "
+                       "last saved segment before the oldest are purged (default 100000; 0 = "
+                       "keep until saved)")
     serve.add_argument("--log-level", default=env.get("SEGMENTDB_LOG_LEVEL", "INFO"),
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper,
                        help="DEBUG, INFO, WARNING or ERROR (default INFO)")
@@ -140,6 +147,17 @@ def _run_serve(args: argparse.Namespace) -> int:
             raise CommandError(f"--idle-ttl: {args.idle_ttl!r} is not a number of seconds") from None
         if ttl < 0:
             raise CommandError("--idle-ttl: must be 0 (never unload idle segments) or more seconds")
+    if args.tail_interval:
+        try:
+            interval = float(args.tail_interval)
+        except ValueError:
+            raise CommandError(f"--tail-interval: {args.tail_interval!r} is not a number of seconds") from None
+        if interval < 0:
+            raise CommandError("--tail-interval: must be 0 (off) or more seconds")
+    if args.log_retention:
+        if not str(args.log_retention).isdigit():
+            raise CommandError(f"--log-retention: {args.log_retention!r} is not a whole number of "
+                               "entries (0 = keep until segments are saved)")
     if args.max_batch_size is not None and int(args.max_batch_size) < 1:
         raise CommandError("--max-batch-size: must be at least 1")
     if os.path.exists(args.path) and not os.path.isdir(args.path):
@@ -151,6 +169,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         max_batch_size=int(args.max_batch_size) if args.max_batch_size else None,
         log_level=args.log_level, parent_pid=args.parent_pid,
         memory_budget=args.memory_budget or None, idle_ttl=args.idle_ttl or None,
+        tail_interval=args.tail_interval or None, log_retention=args.log_retention or None,
     )
     return serve(config)
 

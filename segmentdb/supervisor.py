@@ -58,6 +58,10 @@ class ServeConfig:
     # --idle-ttl is passed on as given (the worker's default if None).
     memory_budget: Optional[str] = None
     idle_ttl: Optional[str] = None
+    # Passed on as given when set: vector workers' --tail-interval, the metadata worker's
+    # --log-retention (their defaults otherwise).
+    tail_interval: Optional[str] = None
+    log_retention: Optional[str] = None
 
 
 class StartError(RuntimeError):
@@ -207,11 +211,15 @@ class Supervisor:
 
     def start_all(self) -> None:
         cfg = self.config
-        self.metadata = self._child("metadata-worker", ["metadata-worker", "--path", cfg.path, *self._common()])
+        retention = ["--log-retention", str(cfg.log_retention)] if cfg.log_retention else []
+        self.metadata = self._child("metadata-worker", ["metadata-worker", "--path", cfg.path,
+                                                        *retention, *self._common()])
         self.metadata.start(self.stopping)
         cache_flags = ["--memory-budget", vector_worker_budget(cfg)]
         if cfg.idle_ttl:
             cache_flags += ["--idle-ttl", str(cfg.idle_ttl)]
+        if cfg.tail_interval:
+            cache_flags += ["--tail-interval", str(cfg.tail_interval)]
         for i in range(cfg.vector_workers):
             worker = self._child(
                 f"vector-worker-{i + 1}",

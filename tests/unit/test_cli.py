@@ -40,6 +40,7 @@ def test_serve_help_has_an_example_and_every_flag(capsys):
     assert "example:\n  segmentdb serve --path" in out
     for flag in ["--path", "--host", "--port", "--vector-workers", "--port-file",
                  "--max-message-size", "--max-batch-size", "--memory-budget", "--idle-ttl",
+                 "--tail-interval", "--log-retention",
                  "--log-level"]:
         assert flag in out
     assert "--parent-pid" not in out  # internal to PersistentClient

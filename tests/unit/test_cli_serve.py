@@ -102,3 +102,47 @@ def test_persistent_client_shares_and_stops_its_child(tmp_path):
     # Reopening the folder sees the data: it was really persisted.
     with segmentdb.PersistentClient(path, vector_workers=1, timeout=30) as again:
         assert again.get_collection("docs").count() == 1
+
+
+def test_serve_passes_tail_interval_and_log_retention_to_its_children(tmp_path):
+    """The flags reach the worker command lines (read back from /proc/<pid>/cmdline)."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    port_file = tmp_path / "port.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segmentdb.cli", "serve", "--path", str(tmp_path / "data"),
+         "--port", "0", "--port-file", str(port_file), "--vector-workers", "1",
+         "--tail-interval", "0.25", "--log-retention", "500"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not port_file.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.05)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") for pid in children]
+        metadata = next(c for c in cmdlines if b"metadata-worker" in c)
+        vector = next(c for c in cmdlines if b"vector-worker" in c)
+        assert metadata[metadata.index(b"--log-retention") + 1] == b"500"
+        assert vector[vector.index(b"--tail-interval") + 1] == b"0.25"
+        assert json.loads(port_file.read_text())["port"] > 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+
+
+def test_serve_rejects_bad_tail_interval_and_log_retention(tmp_path):
+    import subprocess
+    import sys
+
+    for flag, value in (("--tail-interval", "soon"), ("--log-retention", "-3")):
+        result = subprocess.run(
+            [sys.executable, "-m", "segmentdb.cli", "serve", "--path", str(tmp_path / "d"),
+             flag, value], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1
+        assert flag in result.stderr
