@@ -62,23 +62,30 @@ _ARRAY_IDS = "SELECT id FROM embedding_metadata_array WHERE key = ? AND "
 
 def compile_where(where: common_pb2.Where, path: str = "where") -> Condition:
     """The SQL condition a metadata filter stands for; raises InvalidArgumentError."""
-    kind = where.WhichOneof("expr")
+    return _compile_tree(
+        where, path, compile_where, _compile_condition,
+        "empty filter; give a condition such as {\"key\": value} or combine conditions "
+        "with $and / $or (or omit the filter)",
+    )
+
+
+def _compile_tree(node, path: str, compile_node, compile_leaf, empty_hint: str) -> Condition:
+    """$and / $or over clauses (at least two, chromadb's rule) or one leaf condition; the
+    same shape for where and where_document."""
+    kind = node.WhichOneof("expr")
     if kind is None:
-        raise InvalidArgumentError(
-            f"{path}: empty filter; give a condition such as {{\"key\": value}} or "
-            "combine conditions with $and / $or (or omit the filter)"
-        )
+        raise InvalidArgumentError(f"{path}: {empty_hint}")
     if kind in ("all_of", "any_of"):
         name = "$and" if kind == "all_of" else "$or"
-        clauses = getattr(where, kind).clauses
+        clauses = getattr(node, kind).clauses
         if len(clauses) < 2:
             raise InvalidArgumentError(
                 f"{path}.{name}: needs at least 2 clauses, got {len(clauses)}; "
                 f"use the clause directly instead of a one-element {name}"
             )
-        parts = [compile_where(c, f"{path}.{name}[{i}]") for i, c in enumerate(clauses)]
+        parts = [compile_node(c, f"{path}.{name}[{i}]") for i, c in enumerate(clauses)]
         return _join(parts, " AND " if kind == "all_of" else " OR ")
-    return _compile_condition(where.condition, path)
+    return compile_leaf(node.condition, path)
 
 
 def _compile_condition(cond: common_pb2.FieldCondition, path: str) -> Condition:
@@ -170,24 +177,13 @@ def _check_finite(number, where: str) -> None:
 
 def compile_where_document(doc: common_pb2.WhereDocument, path: str = "where_document") -> Condition:
     """The SQL condition a document filter stands for; raises InvalidArgumentError."""
-    kind = doc.WhichOneof("expr")
-    if kind is None:
-        raise InvalidArgumentError(
-            f"{path}: empty document filter; give e.g. {{\"$contains\": \"text\"}} "
-            "(or omit the filter)"
-        )
-    if kind in ("all_of", "any_of"):
-        name = "$and" if kind == "all_of" else "$or"
-        clauses = getattr(doc, kind).clauses
-        if len(clauses) < 2:
-            raise InvalidArgumentError(
-                f"{path}.{name}: needs at least 2 clauses, got {len(clauses)}; "
-                f"use the clause directly instead of a one-element {name}"
-            )
-        parts = [compile_where_document(c, f"{path}.{name}[{i}]") for i, c in enumerate(clauses)]
-        return _join(parts, " AND " if kind == "all_of" else " OR ")
+    return _compile_tree(
+        doc, path, compile_where_document, _compile_document_condition,
+        "empty document filter; give e.g. {\"$contains\": \"text\"} (or omit the filter)",
+    )
 
-    cond = doc.condition
+
+def _compile_document_condition(cond: common_pb2.DocumentCondition, path: str) -> Condition:
     op = cond.operator
     if op not in _DOC_OP_NAMES:
         raise InvalidArgumentError(
