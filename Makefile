@@ -43,3 +43,29 @@ lint-protos: $(BUF)
 
 clean:
 	rm -rf $(VENV) .buf build *.egg-info
+
+# Benchmarks (issue 4) against chromadb and raw hnswlib; see docs/benchmarks.md.
+# chromadb is bench-only: it lives in its own venv, bench/.venv, with segmentdb installed too.
+BENCH_VENV := bench/.venv
+BENCH_SIZE ?=
+BENCH_ARGS := $(if $(BENCH_SIZE),--size $(BENCH_SIZE))
+
+.PHONY: bench bench-full bench-smoke
+
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --upgrade pip
+	$(BENCH_VENV)/bin/pip install -e '.[bench]'
+	touch $@
+
+# Quick: 10k records, 1 repetition, ~5 minutes; rewrites docs/benchmarks.md.
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python -m bench.run --mode quick $(BENCH_ARGS)
+
+# Full: 100k records, 4 and 16 clients, median of 3; `make bench-full BENCH_SIZE=1000000` for 1M.
+bench-full: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python -m bench.run --mode full $(BENCH_ARGS)
+
+# The CI smoke: segmentdb + raw hnswlib at 500 records, no chromadb, docs untouched.
+bench-smoke: install-dev
+	$(BIN)/python -m bench.run --mode smoke --systems segmentdb,hnswlib --markdown bench/results/smoke.md

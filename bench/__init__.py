@@ -1,0 +1,1 @@
+"""The benchmark suite: segmentdb side by side with chromadb and raw hnswlib (issue 4)."""
