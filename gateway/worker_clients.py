@@ -54,13 +54,7 @@ _RECONNECT_OPTIONS = [
 
 def timeout_from(context: grpc.ServicerContext | None) -> float | None:
     """The caller's remaining deadline in seconds (None if it set none) for downstream calls."""
-    remaining = serving.remaining_timeout(context)
-    if remaining is not None and remaining <= 0:
-        raise errors.DeadlineExceededError(
-            "the request's deadline expired before the gateway could call a worker; "
-            "retry with a longer timeout"
-        )
-    return remaining
+    return serving.downstream_timeout(context, "the gateway could call a worker")
 
 
 class WorkerClients:

@@ -120,30 +120,32 @@ class MetadataServicer(metadata_service_pb2_grpc.MetadataServiceServicer):
 
     # -- records -----------------------------------------------------------------------------
 
+    def _write(self, operation, collection_id: str, payload):
+        """One acknowledged write transaction, then (outside it) the log retention check.
+        Returns the operation's result: (log sequence, counts...)."""
+        result = self.store.write(operation, collection_id, payload)
+        self.retention.after_write(collection_id, result[0])
+        return result
+
     def AddRecords(self, request, context):
         batch = convert.record_write(request, vectors_required=True, allow_delete=False)
-        sequence, inserted = self.store.write(records.add, request.collection_id, batch)
-        self.retention.after_write(request.collection_id, sequence)
+        sequence, inserted = self._write(records.add, request.collection_id, batch)
         return rsvc.AddRecordsResponse(log_sequence=sequence, inserted=inserted)
 
     def UpsertRecords(self, request, context):
         batch = convert.record_write(request, vectors_required=True, allow_delete=True)
-        sequence, inserted, updated = self.store.write(records.upsert, request.collection_id,
-                                                       batch)
-        self.retention.after_write(request.collection_id, sequence)
+        sequence, inserted, updated = self._write(records.upsert, request.collection_id, batch)
         return rsvc.UpsertRecordsResponse(log_sequence=sequence, inserted=inserted,
                                           updated=updated)
 
     def UpdateRecords(self, request, context):
         batch = convert.record_write(request, vectors_required=False, allow_delete=True)
-        sequence, updated = self.store.write(records.update, request.collection_id, batch)
-        self.retention.after_write(request.collection_id, sequence)
+        sequence, updated = self._write(records.update, request.collection_id, batch)
         return rsvc.UpdateRecordsResponse(log_sequence=sequence, updated=updated)
 
     def DeleteRecords(self, request, context):
-        sequence, deleted = self.store.write(records.delete, request.collection_id,
-                                             selection_of(request))
-        self.retention.after_write(request.collection_id, sequence)
+        sequence, deleted = self._write(records.delete, request.collection_id,
+                                        selection_of(request))
         return rsvc.DeleteRecordsResponse(log_sequence=sequence, deleted=deleted)
 
     def GetRecords(self, request, context):

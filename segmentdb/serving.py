@@ -31,24 +31,32 @@ def message_options(max_message_bytes: int) -> list[tuple[str, int]]:
     ]
 
 
+def _abort_for(exc: Exception, context, behavior: Callable) -> None:
+    """Abort the call with the status `exc` stands for; returns only when `exc` must propagate
+    unchanged (grpc's own abort, or an RpcError without a code)."""
+    if isinstance(exc, errors.SegmentDBError):
+        context.abort_with_status(errors.to_status(exc))
+    if isinstance(exc, grpc.RpcError):
+        # A downstream worker's error passes through with its class and code.
+        if hasattr(exc, "code") and exc.code() is not None:
+            context.abort_with_status(errors.to_status(errors.from_rpc_error(exc)))
+        return
+    if _is_abort(exc):
+        return
+    # Anything else is INTERNAL, logged with its traceback.
+    log.error("internal error in %s:\n%s", behavior.__name__, traceback.format_exc())
+    context.abort_with_status(
+        errors.to_status(errors.InternalError(f"internal error: {type(exc).__name__}: {exc}"))
+    )
+
+
 def _wrap_unary(behavior: Callable) -> Callable:
     def wrapper(request, context):
         try:
             return behavior(request, context)
-        except errors.SegmentDBError as err:
-            context.abort_with_status(errors.to_status(err))
-        except grpc.RpcError as err:
-            # A downstream worker's error passes through with its class and code.
-            if hasattr(err, "code") and err.code() is not None:
-                context.abort_with_status(errors.to_status(errors.from_rpc_error(err)))
+        except Exception as exc:  # noqa: BLE001 - mapped to a status by _abort_for
+            _abort_for(exc, context, behavior)
             raise
-        except Exception as exc:  # noqa: BLE001 - anything else is INTERNAL, logged
-            if _is_abort(exc):
-                raise
-            log.error("internal error in %s:\n%s", behavior.__name__, traceback.format_exc())
-            context.abort_with_status(
-                errors.to_status(errors.InternalError(f"internal error: {type(exc).__name__}: {exc}"))
-            )
 
     return wrapper
 
@@ -57,19 +65,9 @@ def _wrap_stream(behavior: Callable) -> Callable:
     def wrapper(request, context):
         try:
             yield from behavior(request, context)
-        except errors.SegmentDBError as err:
-            context.abort_with_status(errors.to_status(err))
-        except grpc.RpcError as err:
-            if hasattr(err, "code") and err.code() is not None:
-                context.abort_with_status(errors.to_status(errors.from_rpc_error(err)))
+        except Exception as exc:  # noqa: BLE001 - mapped to a status by _abort_for
+            _abort_for(exc, context, behavior)
             raise
-        except Exception as exc:  # noqa: BLE001
-            if _is_abort(exc):
-                raise
-            log.error("internal error in %s:\n%s", behavior.__name__, traceback.format_exc())
-            context.abort_with_status(
-                errors.to_status(errors.InternalError(f"internal error: {type(exc).__name__}: {exc}"))
-            )
 
     return wrapper
 
@@ -200,6 +198,18 @@ def remaining_timeout(context: grpc.ServicerContext | None) -> float | None:
     if remaining is None or remaining > _NO_DEADLINE_SECONDS:
         return None
     return max(remaining, 0.0)
+
+
+def downstream_timeout(context: grpc.ServicerContext | None, before: str) -> float | None:
+    """remaining_timeout, refusing to start downstream work once the deadline has passed.
+
+    `before` completes "the request's deadline expired before ..." in the error message.
+    """
+    remaining = remaining_timeout(context)
+    if remaining is not None and remaining <= 0:
+        raise errors.DeadlineExceededError(
+            f"the request's deadline expired before {before}; retry with a longer timeout")
+    return remaining
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -76,6 +76,18 @@ class FolderBusy(Exception):
     the caller rebuilds in memory and does not save over a save in progress)."""
 
 
+def _identity(params: SegmentParams) -> dict:
+    """What ties a folder to its collection: written into the manifest, checked on load."""
+    return {
+        "segment_id": params.segment_id,
+        "collection_id": params.collection_id,
+        "dimension": params.dimension,
+        "space": params.space,
+        "max_neighbors": params.max_neighbors,
+        "ef_construction": params.ef_construction,
+    }
+
+
 def segment_folder(root: str | Path, segment_id: str) -> Path:
     """`<root>/index/<segment_id>` where root is the worker's --path."""
     return Path(root) / "index" / segment_id
@@ -179,12 +191,7 @@ def _save_locked(folder: Path, segment: Segment, params: SegmentParams) -> None:
             tmp_deleted.write_bytes(segment.deleted_labels().astype(_LABEL_DTYPE).tobytes())
             manifest = {
                 "format_version": FORMAT_VERSION,
-                "segment_id": params.segment_id,
-                "collection_id": params.collection_id,
-                "dimension": params.dimension,
-                "space": params.space,
-                "max_neighbors": params.max_neighbors,
-                "ef_construction": params.ef_construction,
+                **_identity(params),
                 "applied_sequence": segment.applied_sequence,
                 "capacity": segment.capacity,
                 "live_count": segment.live_count,
@@ -257,15 +264,7 @@ def _load(folder: Path, params: SegmentParams) -> Segment:
         raise _Invalid(f"{MANIFEST_FILE} is not a JSON object")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise _Invalid(f"format_version {manifest.get('format_version')!r} != {FORMAT_VERSION}")
-    expected = {
-        "segment_id": params.segment_id,
-        "collection_id": params.collection_id,
-        "dimension": params.dimension,
-        "space": params.space,
-        "max_neighbors": params.max_neighbors,
-        "ef_construction": params.ef_construction,
-    }
-    for key, want in expected.items():
+    for key, want in _identity(params).items():
         if manifest.get(key) != want:
             raise _Invalid(f"manifest {key} is {manifest.get(key)!r}, the collection has {want!r}")
     try:

@@ -75,10 +75,4 @@ class VectorServicer(vector_service_pb2_grpc.VectorServiceServicer):
 
 def _timeout(context, what: str) -> float | None:
     """The caller's remaining deadline for downstream calls (None without one)."""
-    # Without a client deadline grpc reports ~9e18 s remaining, which as a timeout= fails at
-    # once: remaining_timeout turns that into None.
-    timeout = serving.remaining_timeout(context)
-    if timeout is not None and timeout <= 0:
-        raise errors.DeadlineExceededError(
-            f"the request's deadline expired before the {what} started; retry with a longer timeout")
-    return timeout
+    return serving.downstream_timeout(context, f"the {what} started")
