@@ -1,10 +1,13 @@
 """`segmentdb serve`: the whole service on one machine, as supervised child processes.
 
-Start order is the dependency order: metadata worker, then K vector workers (they need
-its address), then the gateway (it needs all of them). Each child binds port 0 and
-reports its port through a port file, so nothing is hard-coded. A child that dies is
-restarted on the port it had, so the others' addresses stay valid. SIGTERM/SIGINT stop
-the children in reverse order: gateway first (no new requests), metadata worker last
+The workers listen on Unix-domain sockets in the supervisor's private temp folder, the gateway
+on the public TCP port. Socket paths are known before anything starts, so every child is
+started at once (the gateway and vector workers tolerate a metadata worker that is still
+coming up: their calls fail with UNAVAILABLE until it answers) and serve reports its port when
+all of them have reported theirs. Unix sockets also keep the internal API off the network:
+only the gateway is reachable from outside. A child that dies is restarted on the same
+socket (the gateway on the port it had), so the others' addresses stay valid. SIGTERM/SIGINT
+stop the children in reverse order: gateway first (no new requests), metadata worker last
 (vector workers persist their segments while it can still answer).
 
 Memory: vector workers default to `--memory-budget auto` (half the memory available to one
@@ -40,6 +43,7 @@ START_TIMEOUT = 60.0  # seconds a child may take to write its port file
 STOP_TIMEOUT = 30.0  # seconds a child may take to exit after SIGTERM
 MAX_RESTART_DELAY = 10.0
 STABLE_AFTER = 30.0  # a child up this long has its restart back-off reset
+MAX_SOCKET_PATH = 100  # bytes; sun_path holds 108 with its NUL, less on some systems
 
 
 @dataclass(frozen=True)
@@ -108,16 +112,25 @@ class Child:
 
     @property
     def address(self) -> str:
+        if self.host.startswith("unix:"):
+            return self.host
         return f"127.0.0.1:{self.port}" if self.host in ("0.0.0.0", "::", "") else f"{self.host}:{self.port}"
 
     def start(self, stopping: threading.Event) -> None:
         """Spawn and wait for the port file; raises StartError if it exits or times out."""
+        self.spawn()
+        self.wait_started(stopping)
+
+    def spawn(self) -> None:
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
         argv = [sys.executable, "-m", "segmentdb.cli", *self.command,
                 "--host", self.host, "--port", str(self.port), "--port-file", self.port_file]
         self.process = subprocess.Popen(argv, preexec_fn=_child_setup)
         self.started_at = time.monotonic()
+
+    def wait_started(self, stopping: threading.Event) -> None:
+        assert self.process is not None
         deadline = self.started_at + START_TIMEOUT
         while time.monotonic() < deadline and not stopping.is_set():
             code = self.process.poll()
@@ -199,6 +212,7 @@ class Supervisor:
         self.metadata: Optional[Child] = None
         self.vector_workers: list[Child] = []
         self.gateway: Optional[Child] = None
+        self._sockets = True  # decided in start_all
 
     def _common(self) -> list[str]:
         flags = ["--log-level", self.config.log_level]
@@ -206,15 +220,35 @@ class Supervisor:
             flags += ["--max-message-size", str(self.config.max_message_size)]
         return flags
 
-    def _child(self, name: str, command: list[str], host: str = "127.0.0.1", port: int = 0) -> Child:
+    def _child(self, name: str, command: list[str], host: str | None = None,
+               port: int = 0) -> Child:
+        if host is None:
+            # Workers: a Unix socket in our private folder (host "unix:PATH", port unused),
+            # or loopback TCP when socket paths would be too long (see start_all).
+            host = f"unix:{self._socket_path(name)}" if self._sockets else "127.0.0.1"
         return Child(name, command, host, os.path.join(self._tmp, f"{name}.port.json"), port=port)
 
+    def _socket_path(self, name: str) -> str:
+        return os.path.join(self._tmp, f"{name}.sock")
+
     def start_all(self) -> None:
+        """Start every child. With Unix sockets, all at once (each address is known before
+        its process starts); with loopback TCP (a TMPDIR so long that socket paths would pass
+        the ~107-byte limit), one by one, each learning the previous ones' ports."""
         cfg = self.config
+        longest = self._socket_path(f"vector-worker-{cfg.vector_workers}")
+        self._sockets = len(longest) <= MAX_SOCKET_PATH
+
+        def launch(child: Child) -> None:
+            if self._sockets:
+                child.spawn()
+            else:
+                child.start(self.stopping)
+
         retention = ["--log-retention", str(cfg.log_retention)] if cfg.log_retention else []
         self.metadata = self._child("metadata-worker", ["metadata-worker", "--path", cfg.path,
                                                         *retention, *self._common()])
-        self.metadata.start(self.stopping)
+        launch(self.metadata)
         cache_flags = ["--memory-budget", vector_worker_budget(cfg)]
         if cfg.idle_ttl:
             cache_flags += ["--idle-ttl", str(cfg.idle_ttl)]
@@ -227,14 +261,17 @@ class Supervisor:
                  *cache_flags, *self._common()],
             )
             self.vector_workers.append(worker)
-            worker.start(self.stopping)
+            launch(worker)
         gateway_flags = ["gateway", "--metadata", self.metadata.address,
                          "--vector-workers", ",".join(w.address for w in self.vector_workers),
                          *self._common()]
         if cfg.max_batch_size:
             gateway_flags += ["--max-batch-size", str(cfg.max_batch_size)]
         self.gateway = self._child("gateway", gateway_flags, host=cfg.host, port=cfg.port)
-        self.gateway.start(self.stopping)
+        launch(self.gateway)
+        if self._sockets:
+            for child in self.children():
+                child.wait_started(self.stopping)
 
     def children(self) -> list[Child]:
         return [c for c in [self.metadata, *self.vector_workers, self.gateway] if c is not None]
@@ -256,9 +293,9 @@ class Supervisor:
             code = child.process.returncode if child.process else None
             if now - child.started_at > STABLE_AFTER:
                 child.restart_delay = 0.5
-            log.warning("%s (pid %s) %s; restarting it on port %d in %.1fs",
+            log.warning("%s (pid %s) %s; restarting it on %s in %.1fs",
                         child.name, child.process.pid if child.process else "?",
-                        describe_exit(code), child.port, child.restart_delay)
+                        describe_exit(code), child.address, child.restart_delay)
             child.next_restart_at = now + child.restart_delay
             child.restart_delay = min(child.restart_delay * 2, MAX_RESTART_DELAY)
             return
@@ -267,7 +304,7 @@ class Supervisor:
         child.next_restart_at = 0.0
         try:
             child.start(self.stopping)
-            log.info("%s restarted on port %d", child.name, child.port)
+            log.info("%s restarted on %s", child.name, child.address)
         except StartError as exc:
             log.error("restart failed: %s", exc)
 

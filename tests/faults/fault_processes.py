@@ -97,6 +97,12 @@ def bound_port(pid: int) -> int:
     return int(_port_file(pid)["port"])
 
 
+def address(pid: int) -> str:
+    """The address a serving child listens on: its Unix socket, else loopback and its port."""
+    host = flag(pid, "--host")
+    return host if host.startswith("unix:") else f"127.0.0.1:{bound_port(pid)}"
+
+
 def wait_for_replacement(serve_pid: int, role: str, old_pid: int, timeout: float = 30.0) -> int:
     """The pid of the new `role` child that `serve` started after `old_pid` died, once it
     is serving."""

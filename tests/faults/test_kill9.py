@@ -112,9 +112,8 @@ def _vector_worker_serving(serve_pid: int, data: Path, collection: str) -> str:
     addresses = processes.flag(by_role["gateway"], "--vector-workers").split(",")
     segment = read_collection(data, collection).vector_segment_id
     best = rank_workers(segment, addresses)[0]
-    port = int(best.rsplit(":", 1)[1])
     for role, pid in by_role.items():
-        if role.startswith("vector-worker") and processes.bound_port(pid) == port:
+        if role.startswith("vector-worker") and processes.address(pid) == best:
             return role
     raise AssertionError(f"no vector worker listens on {best}: {by_role}")
 

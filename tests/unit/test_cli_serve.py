@@ -62,12 +62,14 @@ def test_serve_restarts_a_dead_child_on_the_same_port(own_service):
         client.get_or_create_collection("before")
 
         os.kill(children["gateway"], signal.SIGKILL)
-        _wait_for(lambda: "gateway restarted on port" in own_service.log())
+        _wait_for(lambda: re.search(r"gateway restarted on 127\.0\.0\.1:\d+", own_service.log()))
         # Same address: the client reconnects without being told anything.
         assert [c.name for c in client.list_collections()] == ["before"]
 
         os.kill(children["metadata-worker"], signal.SIGKILL)
-        _wait_for(lambda: "metadata-worker restarted on port" in own_service.log())
+        # The workers listen on Unix sockets in serve's private folder; the same path again.
+        _wait_for(lambda: re.search(r"metadata-worker restarted on unix:/\S+/metadata-worker\.sock",
+                                    own_service.log()))
         client.get_or_create_collection("after")
         assert client.count_collections() == 2
     assert re.search(r"segmentdb serving on 127\.0\.0\.1:\d+ \(data: ", own_service.log())
