@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from gateway import query, validation
 from gateway.config import GatewayConfig
+from gateway.query_batcher import QueryBatcher
 from gateway.worker_clients import WorkerClients, timeout_from
 from segmentdb.v1 import record_service_pb2_grpc
 
@@ -18,22 +19,24 @@ class RecordServicer(record_service_pb2_grpc.RecordServiceServicer):
         self._max_batch_size = config.max_batch_size
         self._workers = workers
         self._metadata = workers.metadata
+        # Concurrent unfiltered queries on one collection share internal calls.
+        self._batcher = QueryBatcher(lambda batch: query.run_batch(workers, batch))
 
     def AddRecords(self, request, context):
         validation.check_add(request, self._max_batch_size)
-        return self._metadata.AddRecords(request, timeout=timeout_from(context))
+        return self._write(self._metadata.AddRecords, request, context)
 
     def UpsertRecords(self, request, context):
         validation.check_upsert(request, self._max_batch_size)
-        return self._metadata.UpsertRecords(request, timeout=timeout_from(context))
+        return self._write(self._metadata.UpsertRecords, request, context)
 
     def UpdateRecords(self, request, context):
         validation.check_update(request, self._max_batch_size)
-        return self._metadata.UpdateRecords(request, timeout=timeout_from(context))
+        return self._write(self._metadata.UpdateRecords, request, context)
 
     def DeleteRecords(self, request, context):
         validation.check_delete(request, self._max_batch_size)
-        return self._metadata.DeleteRecords(request, timeout=timeout_from(context))
+        return self._write(self._metadata.DeleteRecords, request, context)
 
     def GetRecords(self, request, context):
         validation.check_get(request)
@@ -43,5 +46,13 @@ class RecordServicer(record_service_pb2_grpc.RecordServiceServicer):
         validation.collection_id(request.collection_id)
         return self._metadata.CountRecords(request, timeout=timeout_from(context))
 
+    def _write(self, call, request, context):
+        response = call(request, timeout=timeout_from(context))
+        # The next query here asks the vector worker to have applied this write, instead of
+        # finding out from FetchRecords and searching twice; and the worker starts indexing.
+        self._workers.specs.wrote(request.collection_id, response.log_sequence)
+        self._workers.write_hints.wrote(request.collection_id)
+        return response
+
     def QueryRecords(self, request, context):
-        return query.query_records(request, context, self._workers)
+        return query.query_records(request, context, self._workers, self._batcher)

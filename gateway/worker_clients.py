@@ -25,6 +25,8 @@ import grpc
 from grpc_status import rpc_status
 
 from gateway.routing import rank_workers
+from gateway.segment_specs import SegmentSpecs
+from gateway.write_hints import WriteHints
 from gateway.worker_health import WorkerHealth, WorkerHungError, wait_guarded
 from segmentdb import errors, serving
 from segmentdb.internal.v1 import (
@@ -75,6 +77,9 @@ class WorkerClients:
             for address, channel in self._vector_channels.items()
         }
         self.health = WorkerHealth(self._vector_channels)
+        # What this gateway last learned of each collection's segment (two-hop queries).
+        self.specs = SegmentSpecs()
+        self.write_hints = WriteHints(self)
 
     def vector(self, address: str) -> vector_service_pb2_grpc.VectorServiceStub:
         return self._vector_stubs[address]

@@ -66,6 +66,15 @@ class Collection:
     vector_segment_id: str
 
 
+@dataclass(frozen=True)
+class QueryTarget:
+    """What a query needs to know about its collection, read in one snapshot."""
+
+    collection: Collection
+    log_sequence: int   # the collection's log position
+    record_count: int   # live records
+
+
 @dataclass
 class RecordWrite:
     """Columns of an add/upsert/update. `None` columns were not sent.
@@ -99,9 +108,22 @@ class Include:
     embeddings: bool = False
 
 
+class _Segment:
+    """A query parameter standing for the collection's METADATA segment id, which is known
+    only when the filter runs (filters compile before the collection is looked up)."""
+
+    def __repr__(self) -> str:
+        return "SEGMENT"
+
+
+SEGMENT = _Segment()
+
+
 @dataclass(frozen=True)
 class Condition:
-    """A parameterized SQL boolean expression over the alias `e` (a row of embeddings)."""
+    """A parameterized SELECT of one column, `id`: the labels of the collection's records
+    that match, each once (in no particular order). SEGMENT in `params` is replaced by the
+    collection's METADATA segment id when it runs."""
 
     sql: str
     params: tuple = ()

@@ -1,4 +1,10 @@
-"""`where` / `where_document` protos -> parameterized SQL over a row `e` of embeddings.
+"""`where` / `where_document` protos -> a parameterized SELECT of the matching labels.
+
+Each condition is a set of labels (domain.Condition): a leaf scans one covering index of
+the collection's metadata rows (led by segment_id, ending with the label, migration 0003)
+or its records; $and / $or are INTERSECT / UNION; a negation ($ne, $nin, $not_contains) is
+the collection's labels EXCEPT the positive set. So a filter never visits a row of
+another collection nor looks a label up row by row.
 
 This module is THE validator of filters: the gateway passes them through unchanged, and
 every malformed filter raises InvalidArgumentError with a path to the offending part,
@@ -26,7 +32,7 @@ import re
 from segmentdb.errors import InvalidArgumentError
 from segmentdb.v1 import common_pb2
 
-from metadata_worker.domain import Condition
+from metadata_worker.domain import SEGMENT, Condition
 
 Op = common_pb2.ComparisonOperator
 DocOp = common_pb2.DocumentOperator
@@ -53,9 +59,26 @@ _DOC_OP_NAMES = {
 FULLTEXT_MIN_PATTERN = 3
 _LIST_KINDS = ("string_list", "int_list", "float_list", "bool_list")
 
-# Records of the collection whose scalar (or list element) at `key` satisfies a test.
-_SCALAR_IDS = "SELECT id FROM embedding_metadata WHERE key = ? AND "
-_ARRAY_IDS = "SELECT id FROM embedding_metadata_array WHERE key = ? AND "
+# The collection's labels whose scalar (or list element) at `key` passes a test on one column.
+_SCALAR_IDS = "SELECT id FROM embedding_metadata WHERE segment_id = ? AND key = ? AND "
+# A list may hold a matching value several times; DISTINCT keeps each label once.
+_ARRAY_IDS = "SELECT DISTINCT id FROM embedding_metadata_array WHERE segment_id = ? AND key = ? AND "
+# Every label of the collection (the covering (segment_id, rowid) index).
+ALL_LABELS = Condition("SELECT id FROM embeddings WHERE segment_id = ?", (SEGMENT,))
+_RECORDS = "SELECT e.id FROM embeddings e WHERE e.segment_id = ? AND "
+
+
+def ids_condition(ids: list[str]) -> Condition:
+    """The labels of the collection's records with these ids (one probe of the
+    UNIQUE (segment_id, embedding_id) index per id)."""
+    return Condition("SELECT id FROM embeddings WHERE segment_id = ? "
+                     "AND embedding_id IN (SELECT value FROM json_each(?))",
+                     (SEGMENT, json.dumps(ids)))
+
+
+def intersect(parts: list[Condition]) -> Condition:
+    """Labels in every part (ALL_LABELS when there are none)."""
+    return _join(parts, "INTERSECT") if parts else ALL_LABELS
 
 
 # -- where ---------------------------------------------------------------------------------
@@ -84,7 +107,7 @@ def _compile_tree(node, path: str, compile_node, compile_leaf, empty_hint: str) 
                 f"use the clause directly instead of a one-element {name}"
             )
         parts = [compile_node(c, f"{path}.{name}[{i}]") for i, c in enumerate(clauses)]
-        return _join(parts, " AND " if kind == "all_of" else " OR ")
+        return _join(parts, "INTERSECT" if kind == "all_of" else "UNION")
     return compile_leaf(node.condition, path)
 
 
@@ -113,9 +136,8 @@ def _compile_condition(cond: common_pb2.FieldCondition, path: str) -> Condition:
         if kind not in _LIST_KINDS:
             raise InvalidArgumentError(f"{where}: {name} needs a list of str, int, float or bool")
         items = list(getattr(value, kind).values)
-        test = _scalar_in_test(kind, items, where)
-        sql = f"e.id {'IN' if op == Op.COMPARISON_OPERATOR_IN else 'NOT IN'} ({_SCALAR_IDS}{test.sql})"
-        return Condition(sql, (cond.key, *test.params))
+        found = _matching(_SCALAR_IDS, cond.key, _scalar_in_tests(kind, items, where))
+        return found if op == Op.COMPARISON_OPERATOR_IN else _negate(found)
 
     if kind in _LIST_KINDS:
         raise InvalidArgumentError(
@@ -129,43 +151,58 @@ def _compile_condition(cond: common_pb2.FieldCondition, path: str) -> Condition:
             raise InvalidArgumentError(f"{where}: {name} needs an int or float")
         _check_finite(scalar, where)
         sym = _RANGE_SQL[op]
-        test = Condition(f"(int_value {sym} ? OR float_value {sym} ?)", (scalar, scalar))
-        return Condition(f"e.id IN ({_SCALAR_IDS}{test.sql})", (cond.key, *test.params))
+        return _matching(_SCALAR_IDS, cond.key, _number_tests(f"{sym} ?", (scalar,)))
 
-    test = _scalar_eq_test(kind, scalar, where)
+    tests = _scalar_eq_tests(kind, scalar, where)
     if op == Op.COMPARISON_OPERATOR_EQ:
-        return Condition(f"e.id IN ({_SCALAR_IDS}{test.sql})", (cond.key, *test.params))
+        return _matching(_SCALAR_IDS, cond.key, tests)
     if op == Op.COMPARISON_OPERATOR_NE:
-        return Condition(f"e.id NOT IN ({_SCALAR_IDS}{test.sql})", (cond.key, *test.params))
-    negate = "NOT " if op == Op.COMPARISON_OPERATOR_NOT_CONTAINS else ""
-    return Condition(f"e.id {negate}IN ({_ARRAY_IDS}{test.sql})", (cond.key, *test.params))
+        return _negate(_matching(_SCALAR_IDS, cond.key, tests))
+    found = _matching(_ARRAY_IDS, cond.key, tests)
+    return _negate(found) if op == Op.COMPARISON_OPERATOR_NOT_CONTAINS else found
 
 
-def _scalar_eq_test(kind: str, scalar, where: str) -> Condition:
-    """A test on one metadata row: its value equals `scalar` (ints and floats cross-compare)."""
+def _matching(rows_sql: str, key: str, tests: list[Condition]) -> Condition:
+    """Labels with a row at `key` passing one of `tests` (each on one value column, so each
+    scans that column's index; a row has one value column, so no label comes twice)."""
+    return _join([Condition(f"{rows_sql}{t.sql}", (SEGMENT, key, *t.params)) for t in tests],
+                 "UNION ALL")
+
+
+def _negate(found: Condition) -> Condition:
+    """The collection's labels not in `found` (records lacking the key included)."""
+    return _join([ALL_LABELS, found], "EXCEPT")
+
+
+# `column IS NOT NULL` lets SQLite use the column's partial index (migration 0003).
+def _number_tests(test: str, params: tuple) -> list[Condition]:
+    """Ints and floats compare with each other: the same test on both columns."""
+    return [Condition(f"int_value IS NOT NULL AND int_value {test}", params),
+            Condition(f"float_value IS NOT NULL AND float_value {test}", params)]
+
+
+def _scalar_eq_tests(kind: str, scalar, where: str) -> list[Condition]:
+    """Tests on one metadata row: its value equals `scalar` (ints and floats cross-compare)."""
     if kind == "string_value":
-        return Condition("string_value = ?", (scalar,))
+        return [Condition("string_value IS NOT NULL AND string_value = ?", (scalar,))]
     if kind == "bool_value":
-        return Condition("bool_value = ?", (int(scalar),))
+        return [Condition("bool_value IS NOT NULL AND bool_value = ?", (int(scalar),))]
     _check_finite(scalar, where)
-    return Condition("(int_value = ? OR float_value = ?)", (scalar, scalar))
+    return _number_tests("= ?", (scalar,))
 
 
-def _scalar_in_test(kind: str, items: list, where: str) -> Condition:
-    """A test on one metadata row: its value is one of `items` (one JSON parameter)."""
+def _scalar_in_tests(kind: str, items: list, where: str) -> list[Condition]:
+    """Tests on one metadata row: its value is one of `items` (one JSON parameter)."""
+    one_of = "IN (SELECT value FROM json_each(?))"
     if kind == "string_list":
-        return Condition("string_value IN (SELECT value FROM json_each(?))", (json.dumps(items),))
+        return [Condition(f"string_value IS NOT NULL AND string_value {one_of}",
+                          (json.dumps(items),))]
     if kind == "bool_list":
-        return Condition("bool_value IN (SELECT value FROM json_each(?))",
-                         (json.dumps([int(b) for b in items]),))
+        return [Condition(f"bool_value IS NOT NULL AND bool_value {one_of}",
+                          (json.dumps([int(b) for b in items]),))]
     for item in items:
         _check_finite(item, where)
-    packed = json.dumps(items)
-    return Condition(
-        "(int_value IN (SELECT value FROM json_each(?)) "
-        "OR float_value IN (SELECT value FROM json_each(?)))",
-        (packed, packed),
-    )
+    return _number_tests(one_of, (json.dumps(items),))
 
 
 def _check_finite(number, where: str) -> None:
@@ -198,6 +235,12 @@ def _compile_document_condition(cond: common_pb2.DocumentCondition, path: str) -
         raise InvalidArgumentError(
             f"{where}: the pattern is empty; give a non-empty string (or omit the filter)"
         )
+    test = _document_test(op, pattern, where)
+    return Condition(_RECORDS + test.sql, (SEGMENT, *test.params))
+
+
+def _document_test(op, pattern: str, where: str) -> Condition:
+    """A boolean expression over the record `e` testing its document."""
     if op == DocOp.DOCUMENT_OPERATOR_CONTAINS:
         if len(pattern) >= FULLTEXT_MIN_PATTERN:
             # The trigram index narrows the candidates; instr keeps the answer exact.
@@ -225,9 +268,13 @@ def _fts_phrase(pattern: str) -> str:
     return '"' + pattern.replace('"', '""') + '"'
 
 
-def _join(parts: list[Condition], glue: str) -> Condition:
-    sql = glue.join(f"({p.sql})" for p in parts)
+def _join(parts: list[Condition], operator: str) -> Condition:
+    """One label set from several by a compound operator (INTERSECT, UNION, UNION ALL,
+    EXCEPT); each part is wrapped as a subquery, so nesting needs no precedence rules."""
+    if len(parts) == 1:
+        return parts[0]
+    sql = f" {operator} ".join(f"SELECT id FROM ({p.sql})" for p in parts)
     params: tuple = ()
     for p in parts:
         params += p.params
-    return Condition(f"({sql})", params)
+    return Condition(sql, params)

@@ -10,7 +10,7 @@ statuses.
 
 from __future__ import annotations
 
-from segmentdb import errors, vectors
+from segmentdb import errors, labels, vectors
 from segmentdb.internal.v1 import metadata_service_pb2 as msvc
 from segmentdb.internal.v1 import metadata_service_pb2_grpc, segment_pb2
 from segmentdb.v1 import collection_service_pb2 as csvc
@@ -162,25 +162,26 @@ class MetadataServicer(metadata_service_pb2_grpc.MetadataServiceServicer):
     # -- for gateways and vector workers ------------------------------------------------------
 
     def PrepareQuery(self, request, context):
-        collection, sequence, allowed, count = self.store.read(
-            records.prepare_query, request.collection_id, selection_of(request))
-        return msvc.PrepareQueryResponse(
-            segment=segment_pb2.SegmentSpec(
-                segment_id=collection.vector_segment_id, collection_id=collection.id,
-                dimension=collection.dimension or 0,
-                hnsw=convert.hnsw_to_proto(collection.hnsw)),
-            log_sequence=sequence,
+        target, allowed = self.store.read(records.prepare_query, request.collection_id,
+                                          selection_of(request))
+        response = msvc.PrepareQueryResponse(
+            segment=_segment_spec(target.collection),
+            log_sequence=target.log_sequence,
             filtered=allowed is not None,
-            allowed_labels=allowed or [],
-            record_count=count,
+            record_count=target.record_count,
         )
+        if allowed is not None:
+            response.allowed.CopyFrom(labels.encode(allowed))
+        return response
 
     def FetchRecords(self, request, context):
         include = convert.include_from_proto(request, allow_distances=True)
-        found = self.store.read(records.fetch_by_labels, request.collection_id,
-                                list(request.labels), include)
+        collection, sequence, found = self.store.read(
+            records.fetch_by_labels, request.collection_id, list(request.labels), include)
         return msvc.FetchRecordsResponse(labels=found.labels,
-                                         records=convert.records_to_proto(found))
+                                         records=convert.records_to_proto(found),
+                                         segment=_segment_spec(collection),
+                                         log_sequence=sequence)
 
     def ReadLog(self, request, context):
         page = self.store.read(store_log.read, request.collection_id, request.after_sequence,
@@ -204,3 +205,9 @@ class MetadataServicer(metadata_service_pb2_grpc.MetadataServiceServicer):
     def GetStorageStats(self, request, context):
         return msvc.GetStorageStatsResponse(
             stats=convert.storage_stats_to_proto(store_stats.storage_stats(self.store)))
+
+
+def _segment_spec(collection) -> segment_pb2.SegmentSpec:
+    return segment_pb2.SegmentSpec(
+        segment_id=collection.vector_segment_id, collection_id=collection.id,
+        dimension=collection.dimension or 0, hnsw=convert.hnsw_to_proto(collection.hnsw))

@@ -233,6 +233,22 @@ def _delete_collection_rows(conn: sqlite3.Connection, collection_id: str) -> lis
     return vector_ids
 
 
+def record_count(conn: sqlite3.Connection, collection_id: str) -> int:
+    """Live records of the collection (0 if it does not exist): collections.record_count,
+    which the record writes keep exact in their own transactions (migration 0003)."""
+    row = conn.execute("SELECT record_count FROM collections WHERE id = ?",
+                       (collection_id,)).fetchone()
+    return row[0] if row else 0
+
+
+def add_to_record_count(conn: sqlite3.Connection, collection_id: str, delta: int) -> None:
+    """Called by every write that inserts (delta > 0) or deletes (delta < 0) records, in
+    its transaction."""
+    if delta:
+        conn.execute("UPDATE collections SET record_count = record_count + ? WHERE id = ?",
+                     (delta, collection_id))
+
+
 def set_dimension(conn: sqlite3.Connection, collection_id: str, dimension: int) -> None:
     conn.execute("UPDATE collections SET dimension = ? WHERE id = ? AND dimension IS NULL",
                  (dimension, collection_id))

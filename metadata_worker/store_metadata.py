@@ -43,8 +43,10 @@ def _labels_param(labels: Iterable[int]) -> str:
 
 # -- records ----------------------------------------------------------------------------------
 
-def insert(conn: sqlite3.Connection, items: Iterable[tuple[int, dict | None]]) -> None:
-    """Metadata of new records: [(label, metadata)]. DELETE values are simply left out."""
+def insert(conn: sqlite3.Connection, segment_id: str,
+           items: Iterable[tuple[int, dict | None]]) -> None:
+    """Metadata of new records of one METADATA segment: [(label, metadata)]. DELETE values
+    are simply left out. Each row carries the segment, which is what filters scan by."""
     scalars = []
     arrays = []
     for label, metadata in items:
@@ -52,25 +54,26 @@ def insert(conn: sqlite3.Connection, items: Iterable[tuple[int, dict | None]]) -
             if value is DELETE:
                 continue
             if isinstance(value, list):
-                arrays.extend((label, key, pos, *_columns(v)) for pos, v in enumerate(value))
+                arrays.extend((label, segment_id, key, pos, *_columns(v))
+                              for pos, v in enumerate(value))
             else:
-                scalars.append((label, key, *_columns(value)))
+                scalars.append((label, segment_id, key, *_columns(value)))
     if scalars:
         conn.executemany(
-            "INSERT INTO embedding_metadata "
-            "(id, key, string_value, int_value, float_value, bool_value) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO embedding_metadata (id, segment_id, key, string_value, int_value, "
+            "float_value, bool_value) VALUES (?, ?, ?, ?, ?, ?, ?)",
             scalars,
         )
     if arrays:
         conn.executemany(
-            "INSERT INTO embedding_metadata_array "
-            "(id, key, position, string_value, int_value, float_value, bool_value) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO embedding_metadata_array (id, segment_id, key, position, "
+            "string_value, int_value, float_value, bool_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             arrays,
         )
 
 
-def merge(conn: sqlite3.Connection, items: Iterable[tuple[int, dict | None]]) -> None:
+def merge(conn: sqlite3.Connection, segment_id: str,
+          items: Iterable[tuple[int, dict | None]]) -> None:
     """Update existing records key by key: a given key is replaced, DELETE removes it."""
     items = [(label, metadata) for label, metadata in items if metadata]
     touched = [(label, key) for label, metadata in items for key in metadata]
@@ -78,7 +81,7 @@ def merge(conn: sqlite3.Connection, items: Iterable[tuple[int, dict | None]]) ->
         return
     conn.executemany("DELETE FROM embedding_metadata WHERE id = ? AND key = ?", touched)
     conn.executemany("DELETE FROM embedding_metadata_array WHERE id = ? AND key = ?", touched)
-    insert(conn, items)
+    insert(conn, segment_id, items)
 
 
 def read(conn: sqlite3.Connection, labels: list[int]) -> dict[int, dict]:

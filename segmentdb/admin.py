@@ -45,7 +45,7 @@ class Admin:
         resident_bytes, peak_resident_bytes, hits, misses, loads, rebuilds, evictions,
         persists, load_seconds_total, load_seconds_max, idle_ttl_seconds and `segments`
         (segment_id, collection_id, bytes, live_count, dimension, pinned, idle_seconds,
-        applied_sequence, persisted_sequence).
+        applied_sequence, persisted_sequence, ef_search).
         """
         response = self._client._call(self._stub.GetStats, admin_pb.GetStatsRequest(),
                                       idempotent=True)

@@ -60,5 +60,6 @@ def worker_stats(cache: "SegmentCache") -> admin_pb2.WorkerStats:
             idle_seconds=item.idle_seconds,
             applied_sequence=item.segment.applied_sequence,
             persisted_sequence=item.segment.persisted_sequence,
+            ef_search=item.segment.params.ef_search,
         ) for item in loaded],
     )

@@ -16,14 +16,18 @@ Measured (hnswlib 0.8.0, Linux x86-64, RSS of a fresh process after init + fill 
   d=32  M=16 n=10000:  664.0 B/elem = 268 level-0 + 396 extra (the fixed 2.5 MB spread thin)
 so EXTRA_PER_ELEMENT = 170 covers the measurements (slightly over-counts: a budget should err
 on the safe side).
+
+Next to the index each segment keeps a VectorMirror (vector_mirror.py) with the same capacity:
+4*d (float32 vector) + 8 (label) + 4 (squared norm) + 1 (alive) bytes per slot. It replaced
+the Python set of live labels (~72 B per live label), so live labels cost nothing more.
 """
 
 from __future__ import annotations
 
+from vector_worker import vector_mirror
+
 FIXED_INDEX_BYTES = 2_700_000
 EXTRA_PER_ELEMENT = 170
-# A live label in the segment's Python set (int object + hash-table slot), measured ~60-70 B.
-PER_LIVE_LABEL = 72
 
 
 def element_bytes(dimension: int, max_neighbors: int) -> int:
@@ -38,5 +42,9 @@ def index_bytes(dimension: int, max_neighbors: int, capacity: int) -> int:
 
 
 def segment_bytes(dimension: int, max_neighbors: int, capacity: int, live_count: int) -> int:
-    """Bytes of a loaded segment: its index plus the live-label bookkeeping."""
-    return index_bytes(dimension, max_neighbors, capacity) + live_count * PER_LIVE_LABEL
+    """Bytes of a loaded segment: its index plus its vector mirror, both at `capacity`.
+    (`live_count` no longer changes the answer: live labels are rows of the mirror. It is
+    kept so callers that read it from a manifest need not change.)"""
+    del live_count
+    return index_bytes(dimension, max_neighbors, capacity) + vector_mirror.bytes_for(
+        dimension, capacity)

@@ -8,8 +8,12 @@ Every hnswlib call happens under `self.lock`: `add_items`, `knn_query`, `mark_de
 `resize_index` and `set_ef` must never run concurrently on one index (set_ef is index-wide
 state, so searches are serialized too).
 
-Search is exact (numpy, float64) when at most EXACT_SEARCH_MAX candidates remain, and
-otherwise HNSW with ef = max(ef_search, k). Results come nearest first, ties broken by label;
+Next to the index the segment keeps a VectorMirror: a float32 copy of the vectors in label
+order (vector_mirror.py). It says which labels are live and serves exact search: a segment
+of at most EXACT_SEARCH_MAX live vectors, or a filtered search whose live candidates hold at
+most EXACT_FILTERED_VALUES floats, is brute-forced on the mirror (float32 BLAS to shortlist,
+float64 to rank the shortlist); anything larger goes to HNSW with ef = max(ef_search, k)
+(with hnswlib's filter when filtered). Results come nearest first, ties broken by label;
 k beyond the candidates gives fewer results, never an error.
 """
 
@@ -24,18 +28,34 @@ import hnswlib
 import numpy as np
 
 from segmentdb import errors
-from vector_worker import memory
+from vector_worker import memory, vector_mirror
 from vector_worker.convert import SegmentParams
 
 log = logging.getLogger(__name__)
 
 EXACT_SEARCH_MAX = 4096
+# A filtered search brute-forces its live candidates while candidates x dimension is at most
+# this (12,288 candidates at d=384), and uses HNSW with hnswlib's filter above. Exact cost
+# grows with candidates x dimension (gathering the rows is memory-bound); HNSW with a Python
+# filter callback costs more the sparser the filter. Measured with segment.search on 100k x
+# 384 (embedding-like vectors, M=16, ef=100, one query, p50 ms, 2-CPU VM shared with other
+# jobs), exact | HNSW+filter:
+#    1% (1k)   0.24 | 17.9     2% (2k)   0.46 | 12.2     5% (5k)  1.75 | 6.85
+#   10% (10k)  3.66 |  4.56   15% (15k)  5.29 |  4.01   20% (20k) 6.91 | 3.92
+#   25% (25k)  8.50 |  3.69   50% (50k) 16.0  |  4.37
+# Crossover ~12k candidates at d=384; below it exact also has recall 1.0.
+EXACT_FILTERED_VALUES = 12288 * 384
 # First capacity of a new index; it grows by resize_factor when full.
 INITIAL_CAPACITY = 1024
-# Labels per get_items call when brute-forcing a large candidate set (bounded memory).
-EXACT_CHUNK = 65536
-# Queries per distance matrix in exact search (bounded memory: chunk * candidates * 8 bytes).
+# Floats per block of gathered candidate rows (~1 MiB: stays in cache; 512-1024 rows at
+# d=384 measured fastest).
+EXACT_CHUNK_VALUES = 1024 * 256
+# Float32 distances held at once (rows of queries x candidates): bounds exact search memory.
+DISTANCE_BLOCK_VALUES = 1 << 22
 QUERY_CHUNK = 256
+# Float32 shortlisting may misorder distances by a few ulps of the operands' magnitude;
+# every candidate within this relative margin of the k-th is reranked in float64.
+SHORTLIST_MARGIN = 1e-4
 # hnswlib normalizes cosine vectors with norm + 1e-30; we do the same to queries.
 _NORM_EPSILON = 1e-30
 
@@ -52,20 +72,25 @@ def _empty_result() -> Result:
 class Segment:
     """An in-memory HNSW segment. Create with `Segment.create`, or `segment_files.load`."""
 
-    def __init__(self, params: SegmentParams, index: hnswlib.Index, *, live: Iterable[int] = (),
+    def __init__(self, params: SegmentParams, index: hnswlib.Index, *,
                  deleted: Iterable[int] = (), applied_sequence: int = 0):
+        """Wrap `index` (fresh, or loaded from disk with its `deleted` labels)."""
         self.params = params
         self.lock = threading.RLock()
         self._index = index
-        self._live: set[int] = set(live)
+        # Labels marked deleted in the index (hnswlib keeps their slots; saved with it).
         self._deleted: set[int] = set(deleted)
+        # Every live label of the index: which labels are live, and the vectors exact
+        # search reads.
+        self._mirror = vector_mirror.from_index(
+            index, params.dimension,
+            np.fromiter(self._deleted, dtype=np.int64, count=len(self._deleted)),
+            cosine=params.space == "cosine")
         self.applied_sequence = applied_sequence
         # The applied_sequence of the last save in the segment's folder (0: never saved).
         self.persisted_sequence = 0
         # Records applied since the last persist (compared with sync_threshold).
         self.dirty = 0
-        # (sorted live labels, their vectors as float64, squared norms) for small segments.
-        self._exact_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         # Held by whoever replays the log into this segment, so two requests don't both do it.
         self.catch_up_lock = threading.Lock()
         # time.monotonic() of the last read of the log to its end (0: never), so the background
@@ -92,7 +117,7 @@ class Segment:
 
     @property
     def live_count(self) -> int:
-        return len(self._live)
+        return self._mirror.live_count
 
     @property
     def capacity(self) -> int:
@@ -100,7 +125,7 @@ class Segment:
 
     def live_labels(self) -> np.ndarray:
         with self.lock:
-            return np.fromiter(sorted(self._live), dtype=np.int64, count=len(self._live))
+            return self._mirror.live_labels()
 
     def deleted_labels(self) -> np.ndarray:
         """Labels present in the index but marked deleted (persisted next to it)."""
@@ -110,6 +135,12 @@ class Segment:
     def memory_bytes(self) -> int:
         return memory.segment_bytes(self.params.dimension, self.params.max_neighbors,
                                     self.capacity, self.live_count)
+
+    def mirror_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(live labels ascending, their vectors as exact search sees them), copied."""
+        with self.lock:
+            rows = self._mirror.live_rows()
+            return self._mirror.labels[rows], self._mirror.vectors[rows]
 
     def save_index(self, path: str) -> None:
         with self.lock:
@@ -193,29 +224,26 @@ class Segment:
             _, first_from_end = np.unique(labels[::-1], return_index=True)
             keep = np.sort(len(labels) - 1 - first_from_end)
             labels, vectors = labels[keep], vectors[keep]
-        label_list = labels.tolist()
-        new = sum(1 for label in label_list if label not in self._live and label not in self._deleted)
+        # hnswlib needs a new slot for labels it has never held (neither live nor deleted).
+        unknown = labels[~self._mirror.contains(labels)]
+        new = sum(1 for label in unknown.tolist() if label not in self._deleted)
         self._ensure_capacity(self._index.element_count + new)
         # Re-adding a label marked deleted un-deletes it and replaces its vector (hnswlib's
         # addPoint unmarks then updates) — labels aren't reused, but a rebuilt log may do it.
         self._index.add_items(np.ascontiguousarray(vectors), labels,
                               num_threads=self.params.num_threads)
-        self._live.update(label_list)
-        self._deleted.difference_update(label_list)
-        self._exact_cache = None
-        self.dirty += len(label_list)
+        self._mirror.upsert(labels, vectors)
+        if self._deleted:
+            self._deleted.difference_update(labels.tolist())
+        self.dirty += len(labels)
 
     def _delete(self, labels: Sequence[int] | np.ndarray) -> None:
-        removed = 0
-        for label in np.asarray(labels, dtype=np.int64).reshape(-1).tolist():
-            if label in self._live:  # unknown or already deleted labels are ignored
-                self._index.mark_deleted(label)
-                self._live.discard(label)
-                self._deleted.add(label)
-                removed += 1
-        if removed:
-            self._exact_cache = None
-            self.dirty += removed
+        # Unknown or already deleted labels are ignored.
+        removed = self._mirror.delete(np.asarray(labels, dtype=np.int64).reshape(-1)).tolist()
+        for label in removed:
+            self._index.mark_deleted(label)
+        self._deleted.update(removed)
+        self.dirty += len(removed)
 
     def _ensure_capacity(self, required: int) -> None:
         capacity = self._index.get_max_elements()
@@ -226,12 +254,14 @@ class Segment:
             new_capacity = max(new_capacity + 1, math.ceil(new_capacity * self.params.resize_factor))
         log.debug("segment %s: resizing %d -> %d", self.segment_id, capacity, new_capacity)
         self._index.resize_index(new_capacity)
+        self._mirror.reserve(new_capacity)  # grows with the index: the budget counts both
 
     # ----- search ----------------------------------------------------------------------
 
     def search(self, queries: np.ndarray, k: int,
-               allowed_labels: Iterable[int] | None = None) -> list[Result]:
-        """The k nearest live labels of each query row (restricted to allowed_labels if given)."""
+               allowed_labels: np.ndarray | Iterable[int] | None = None) -> list[Result]:
+        """The k nearest live labels of each query row (restricted to allowed_labels if
+        given: an int64 array, or any iterable of ints; unknown or deleted ones ignored)."""
         queries = np.asarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.params.dimension:
             raise errors.InvalidDimensionException(
@@ -239,81 +269,78 @@ class Segment:
                 f"{self.params.dimension}")
         if k < 1:
             raise errors.InvalidArgumentError(f"k: must be >= 1, got {k}")
+        if allowed_labels is not None and not isinstance(allowed_labels, np.ndarray):
+            allowed_labels = np.fromiter(allowed_labels, dtype=np.int64)
         n = queries.shape[0]
         with self.lock:
-            if allowed_labels is None:
-                candidates: set[int] | None = None
-                count = len(self._live)
-            else:
-                candidates = self._live.intersection(allowed_labels)
-                count = len(candidates)
+            live = self._mirror.live_count
+            # The mirror's rows of the allowed live labels (None: every live label).
+            rows = None if allowed_labels is None else self._mirror.rows_of(allowed_labels)
+            count = live if rows is None else len(rows)
             if count == 0 or n == 0:
                 return [_empty_result() for _ in range(n)]
             k = min(k, count)
-            if len(self._live) <= EXACT_SEARCH_MAX:
-                labels, matrix, sq = self._small_segment_matrix()
-                if candidates is not None:
-                    mask = np.isin(labels, np.fromiter(candidates, dtype=np.int64, count=count))
-                    labels, matrix, sq = labels[mask], matrix[mask], sq[mask]
-                return self._exact(queries, k, [(labels, matrix, sq)])
-            if candidates is not None and count <= EXACT_SEARCH_MAX:
-                labels = np.fromiter(sorted(candidates), dtype=np.int64, count=count)
-                return self._exact(queries, k, [self._vectors_of(labels)])
-            return self._hnsw(queries, k, candidates)
+            if live <= EXACT_SEARCH_MAX or (
+                    rows is not None and count * self.params.dimension <= EXACT_FILTERED_VALUES):
+                return self._exact(queries, k, self._mirror.live_rows() if rows is None else rows)
+            return self._hnsw(queries, k, rows)
 
-    def _small_segment_matrix(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._exact_cache is None:
-            labels = np.fromiter(sorted(self._live), dtype=np.int64, count=len(self._live))
-            self._exact_cache = self._vectors_of(labels)
-        return self._exact_cache
+    def _exact(self, queries: np.ndarray, k: int, rows: np.ndarray) -> list[Result]:
+        """Brute force over the mirror's `rows`: float32 BLAS shortlists, per query, every
+        candidate within SHORTLIST_MARGIN of the k-th; the shortlist is ranked in float64
+        (as exact as the old float64 search, and ties broken by label)."""
+        mirror, space = self._mirror, self.params.space
+        q32 = queries
+        if space == "cosine":
+            q32 = vector_mirror.normalize(queries)
+        sq_norms = mirror.sq_norms[rows]
+        largest = float(np.sqrt(sq_norms.max()))
+        chunk_rows = max(64, EXACT_CHUNK_VALUES // self.params.dimension)
+        buffer = np.empty((min(chunk_rows, len(rows)), self.params.dimension), np.float32)
+        query_chunk = max(1, min(QUERY_CHUNK, DISTANCE_BLOCK_VALUES // len(rows)))
+        results: list[Result] = []
+        for q_start in range(0, len(queries), query_chunk):
+            block = q32[q_start:q_start + query_chunk]
+            dists = np.empty((len(block), len(rows)), dtype=np.float32)
+            for start in range(0, len(rows), chunk_rows):
+                part = rows[start:start + chunk_rows]
+                np.matmul(block, mirror.gather(part, buffer).T,
+                          out=dists[:, start:start + len(part)])
+            q_sq = np.einsum("ij,ij->i", block, block)
+            if space == "l2":  # |q|^2 + |x|^2 - 2 q.x
+                dists *= -2.0
+                dists += sq_norms[None, :]
+                dists += q_sq[:, None]
+                scale = (np.sqrt(q_sq) + largest) ** 2
+            else:  # ip, and cosine on normalized vectors: 1 - q.x
+                np.subtract(1.0, dists, out=dists)
+                scale = np.sqrt(q_sq) * largest
+            for i in range(len(block)):
+                shortlist = _shortlist(dists[i], k, SHORTLIST_MARGIN * float(scale[i]))
+                results.append(self._rank(queries[q_start + i], rows[shortlist], k))
+        return results
 
-    def _vectors_of(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Stored vectors (normalized for cosine: hnswlib stores them so) as float64."""
-        if len(labels) == 0:
-            matrix = np.zeros((0, self.params.dimension))
+    def _rank(self, query: np.ndarray, rows: np.ndarray, k: int) -> Result:
+        """The k nearest of `rows` to `query`, distances in float64 (then float32), ties by
+        label."""
+        x = self._mirror.vectors[rows].astype(np.float64)
+        q = query.astype(np.float64)
+        if self.params.space == "l2":
+            diff = x - q
+            dist = np.einsum("ij,ij->i", diff, diff)
         else:
-            matrix = np.asarray(self._index.get_items(labels), dtype=np.float64)
-        return labels, matrix, np.einsum("ij,ij->i", matrix, matrix)
+            if self.params.space == "cosine":
+                q = q / (np.linalg.norm(q) + _NORM_EPSILON)
+            dist = 1.0 - x @ q
+        return _sorted_row(self._mirror.labels[rows], dist, k)
 
-    def _candidate_chunks(self, candidates: set[int] | None):
-        labels = np.fromiter(sorted(self._live if candidates is None else candidates),
-                             dtype=np.int64)
-        for start in range(0, len(labels), EXACT_CHUNK):
-            yield self._vectors_of(labels[start:start + EXACT_CHUNK])
-
-    def _exact(self, queries: np.ndarray, k: int, chunks) -> list[Result]:
-        """Brute force in float64 over (labels, vectors, squared norms) chunks; top k merged."""
-        q = queries.astype(np.float64)
-        if self.params.space == "cosine":
-            q = q / (np.linalg.norm(q, axis=1, keepdims=True) + _NORM_EPSILON)
-        n = q.shape[0]
-        best_labels = np.zeros((n, 0), dtype=np.int64)
-        best_dists = np.zeros((n, 0), dtype=np.float32)
-        for labels, matrix, sq in chunks:
-            if len(labels) == 0:
-                continue
-            parts = []
-            for start in range(0, n, QUERY_CHUNK):
-                block = q[start:start + QUERY_CHUNK]
-                dots = block @ matrix.T
-                if self.params.space == "l2":
-                    dist = np.einsum("ij,ij->i", block, block)[:, None] + sq[None, :] - 2.0 * dots
-                    np.maximum(dist, 0.0, out=dist)
-                else:  # ip and cosine (vectors normalized): 1 - dot
-                    dist = 1.0 - dots
-                parts.append(dist.astype(np.float32))
-            dists = np.concatenate(parts) if len(parts) > 1 else parts[0]
-            all_labels = np.concatenate([best_labels, np.broadcast_to(labels, (n, len(labels)))], axis=1)
-            all_dists = np.concatenate([best_dists, dists], axis=1)
-            best_labels, best_dists = _top_k(all_labels, all_dists, k)
-        return [(best_labels[i], best_dists[i]) for i in range(n)]
-
-    def _hnsw(self, queries: np.ndarray, k: int, candidates: set[int] | None) -> list[Result]:
+    def _hnsw(self, queries: np.ndarray, k: int, rows: np.ndarray | None) -> list[Result]:
+        """HNSW search; `rows` (the mirror's rows of the allowed labels) restricts it."""
         ef = max(self.params.ef_search, k)
         self._index.set_ef(ef)
         # A Python filter runs under the GIL for every visited node: more threads only
         # contend for it (measured 4x slower with 2 threads), so filtered search uses one.
-        flt = None if candidates is None else candidates.__contains__
+        flt = None if rows is None else set(self._mirror.labels[rows].tolist()).__contains__
         threads = self.params.num_threads if flt is None else 1
         try:
             labels, dists = self._index.knn_query(queries, k=k, num_threads=threads, filter=flt)
@@ -322,10 +349,10 @@ class Segment:
         except RuntimeError:
             # hnswlib raises when it can't find k results for some query (few candidates
             # reachable within ef). Retry query by query, then fall back to brute force.
-            return [self._hnsw_one(queries[i:i + 1], k, ef, flt, candidates)
+            return [self._hnsw_one(queries[i:i + 1], k, ef, flt, rows)
                     for i in range(len(queries))]
 
-    def _hnsw_one(self, query: np.ndarray, k: int, ef: int, flt, candidates) -> Result:
+    def _hnsw_one(self, query: np.ndarray, k: int, ef: int, flt, rows) -> Result:
         wider = min(max(ef * 4, k), max(self._index.element_count, k))
         self._index.set_ef(wider)
         try:
@@ -334,17 +361,21 @@ class Segment:
         except RuntimeError:
             log.info("segment %s: HNSW found fewer than %d results; searching exactly",
                      self.segment_id, k)
-            return self._exact(query, k, self._candidate_chunks(candidates))[0]
+            return self._exact(query, k, self._mirror.live_rows() if rows is None else rows)[0]
         finally:
             self._index.set_ef(ef)
 
 
-def _top_k(labels: np.ndarray, dists: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the k smallest distances, ties broken by the smaller label."""
-    order = np.lexsort((labels, dists), axis=1)[:, :k]
-    return np.take_along_axis(labels, order, axis=1), np.take_along_axis(dists, order, axis=1)
+def _shortlist(dists: np.ndarray, k: int, margin: float) -> np.ndarray:
+    """Positions of every distance within `margin` of the k-th smallest (at least k)."""
+    if k >= len(dists):
+        return np.arange(len(dists))
+    kth = np.partition(dists, k - 1)[k - 1]
+    return np.flatnonzero(dists <= kth + margin)
 
 
-def _sorted_row(labels: np.ndarray, dists: np.ndarray) -> Result:
-    order = np.lexsort((labels, dists))
-    return labels[order], dists[order].astype(np.float32)
+def _sorted_row(labels: np.ndarray, dists: np.ndarray, k: int | None = None) -> Result:
+    """Nearest first by the float32 distance returned, ties broken by the smaller label."""
+    dists = dists.astype(np.float32)
+    order = np.lexsort((labels, dists))[:k]
+    return labels[order], dists[order]

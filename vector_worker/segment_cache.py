@@ -92,6 +92,38 @@ class SegmentCache:
         self._fit_budget(keep=segment.segment_id)  # catching up may have grown it
         return segment
 
+    def warm(self, params: SegmentParams, min_sequence: int | None,
+             timeout: float | None = None) -> bool:
+        """A write hint (segment_warmer): load the segment if its saved size (an empty index
+        if never saved) fits beside the loaded ones, then apply the log to min_sequence and
+        checkpoint as a search would. True if it is loaded.
+
+        A hint must not push out segments that queries are using, so it does not load what
+        would need an eviction; nor is it a use (no hit or miss counted). Once loaded, the
+        segment grows like any other (the budget then evicts the least recently used) and
+        the log tailer keeps it current."""
+        segment = self._cached(params, count=False)
+        if segment is None:
+            if self.memory_budget > 0:
+                saved = segment_files.saved_size(self.root, params)
+                capacity, live = saved if saved is not None else (INITIAL_CAPACITY, 0)
+                needed = memory.segment_bytes(params.dimension, params.max_neighbors,
+                                              capacity, live)
+                with self._lock:
+                    if self._loaded_bytes_locked() + needed > self.memory_budget:
+                        return False
+            segment = self._load(params, timeout)
+        try:
+            log_replay.catch_up(segment, self._client, min_sequence, timeout=timeout)
+        except LogPurged as purged:
+            segment = self._replace_after_purge(params, segment, purged, min_sequence, timeout,
+                                                only_if_loaded=True)
+            if segment is None:
+                return False
+        self._fit_budget(keep=params.segment_id)
+        self.checkpoint_if_due(segment)
+        return True
+
     def tail(self, segment: Segment, timeout: float | None = None) -> int:
         """Background catch-up (log_tailer): apply the log to its end to a loaded segment,
         then save it if sync_threshold records are unsaved. Returns the entries applied.

@@ -291,12 +291,12 @@ def _load(folder: Path, params: SegmentParams) -> Segment:
         raise _Invalid(f"hnswlib could not load {INDEX_FILE} ({exc})") from None
     if index.get_max_elements() != capacity:
         raise _Invalid(f"index capacity {index.get_max_elements()} != manifest {capacity}")
-    deleted_set = set(deleted)
-    live = set(index.get_ids_list()) - deleted_set
-    if len(live) != live_count:
-        raise _Invalid(f"index holds {len(live)} live labels, the manifest says {live_count}")
     index.set_num_threads(params.num_threads)
-    segment = Segment(params, index, live=live, deleted=deleted_set, applied_sequence=applied)
+    # The segment copies the index's vectors into its mirror (vector_mirror.from_index).
+    segment = Segment(params, index, deleted=deleted, applied_sequence=applied)
+    if segment.live_count != live_count:
+        raise _Invalid(f"index holds {segment.live_count} live labels, the manifest says "
+                       f"{live_count}")
     segment.persisted_sequence = applied
     return segment
 

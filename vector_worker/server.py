@@ -3,7 +3,7 @@ cache and the channel to the metadata worker.
 
 Start-up binds and reports SERVING at once (segments load lazily, the metadata worker may come
 up later); the port file is written after SERVING. SIGTERM: NOT_SERVING, drain in-flight calls,
-stop the idle reaper and the log tailer, persist every dirty loaded segment, close the channel.
+stop the idle reaper, the write-hint warmer and the log tailer, persist every dirty loaded segment, close the channel.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from vector_worker.log_tailer import LogTailer
 from vector_worker.memory_budget import format_bytes
 from vector_worker.metadata_client import MetadataClient
 from vector_worker.segment_cache import SegmentCache
+from vector_worker.segment_warmer import SegmentWarmer
 from vector_worker.servicer import VectorServicer
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ class VectorWorker:
                                   idle_ttl=config.idle_ttl_seconds)
         self.reaper = IdleReaper(self.cache)
         self.tailer = LogTailer(self.cache, config.tail_interval_seconds)
-        servicer = VectorServicer(self.cache)
+        self.warmer = SegmentWarmer(self.cache)
+        servicer = VectorServicer(self.cache, self.warmer)
 
         def register(server: grpc.Server) -> list[str]:
             vector_service_pb2_grpc.add_VectorServiceServicer_to_server(servicer, server)
@@ -65,6 +67,7 @@ class VectorWorker:
     def close(self) -> None:
         """Persist dirty segments and close the channel (the server is already stopped)."""
         self.reaper.stop()
+        self.warmer.close()
         self.tailer.stop()  # before the final persist: nothing applies entries after it
         saved = self.cache.persist_all()
         self.client.close()

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from segmentdb import errors, serving, vectors
+from segmentdb import errors, labels, serving, vectors
 from segmentdb.internal.v1 import vector_service_pb2, vector_service_pb2_grpc
 from vector_worker import cache_stats, convert
 from vector_worker.segment_cache import SegmentCache
+from vector_worker.segment_warmer import SegmentWarmer
 
 log = logging.getLogger(__name__)
 
 
 class VectorServicer(vector_service_pb2_grpc.VectorServiceServicer):
-    def __init__(self, cache: SegmentCache):
+    def __init__(self, cache: SegmentCache, warmer: SegmentWarmer):
         self.cache = cache
+        self.warmer = warmer
 
     def Search(self, request: vector_service_pb2.SearchRequest, context) -> vector_service_pb2.SearchResponse:
         if request.k < 1:
@@ -24,20 +26,25 @@ class VectorServicer(vector_service_pb2_grpc.VectorServiceServicer):
         queries = vectors.decode_checked(request.queries, None, "queries")
         count = queries.shape[0]
         if params.dimension == 0:
-            # The collection has never held a vector: nothing to find.
+            # The collection had never held a vector when its spec was read: nothing to find
+            # as of min_sequence (a caller that needs a later position searches again).
             return vector_service_pb2.SearchResponse(
-                results=[vector_service_pb2.Neighbors() for _ in range(count)])
+                results=[vector_service_pb2.Neighbors() for _ in range(count)],
+                applied_sequence=request.min_sequence)
         if count and queries.shape[1] != params.dimension:
             raise errors.InvalidDimensionException(
                 f"queries: dimension {queries.shape[1]} does not match the collection's "
                 f"dimension {params.dimension}; send {params.dimension}-dimensional query vectors")
+        allowed = labels.decode(request.allowed, "allowed") if request.filtered else None
         timeout = _timeout(context, "search")
         segment = self.cache.get(params, request.min_sequence, timeout=timeout)
-        allowed = request.allowed_labels if request.filtered else None
-        results = segment.search(queries, request.k, allowed)
+        with segment.lock:  # the position this search saw, not one a later write moved to
+            results = segment.search(queries, request.k, allowed)
+            applied_sequence = segment.applied_sequence
         self.cache.checkpoint_if_due(segment)
         return vector_service_pb2.SearchResponse(
-            results=[convert.neighbors(labels, distances) for labels, distances in results])
+            results=[convert.neighbors(found, distances) for found, distances in results],
+            applied_sequence=applied_sequence)
 
     def DropSegment(self, request: vector_service_pb2.DropSegmentRequest, context) -> vector_service_pb2.DropSegmentResponse:
         convert.check_segment_id(request.segment_id, "segment_id")
@@ -59,6 +66,12 @@ class VectorServicer(vector_service_pb2_grpc.VectorServiceServicer):
         if self.cache.release(request.segment_id):
             log.info("segment %s released", request.segment_id)
         return vector_service_pb2.ReleaseSegmentResponse()
+
+    def WarmSegment(self, request: vector_service_pb2.WarmSegmentRequest, context) -> vector_service_pb2.WarmSegmentResponse:
+        params = convert.params_from_spec(request.segment)
+        if params.dimension > 0:  # nothing to index before the first vector
+            self.warmer.submit(params, request.min_sequence)
+        return vector_service_pb2.WarmSegmentResponse()
 
     def RebuildSegment(self, request: vector_service_pb2.RebuildSegmentRequest, context) -> vector_service_pb2.RebuildSegmentResponse:
         params = convert.params_from_spec(request.segment)

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SegmentStats(_message.Message):
-    __slots__ = ("segment_id", "collection_id", "bytes", "live_count", "dimension", "pinned", "idle_seconds", "applied_sequence", "persisted_sequence")
+    __slots__ = ("segment_id", "collection_id", "bytes", "live_count", "dimension", "pinned", "idle_seconds", "applied_sequence", "persisted_sequence", "ef_search")
     SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
     BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +17,7 @@ class SegmentStats(_message.Message):
     IDLE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     APPLIED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     PERSISTED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
     segment_id: str
     collection_id: str
     bytes: int
@@ -26,7 +27,8 @@ class SegmentStats(_message.Message):
     idle_seconds: float
     applied_sequence: int
     persisted_sequence: int
-    def __init__(self, segment_id: _Optional[str] = ..., collection_id: _Optional[str] = ..., bytes: _Optional[int] = ..., live_count: _Optional[int] = ..., dimension: _Optional[int] = ..., pinned: _Optional[bool] = ..., idle_seconds: _Optional[float] = ..., applied_sequence: _Optional[int] = ..., persisted_sequence: _Optional[int] = ...) -> None: ...
+    ef_search: int
+    def __init__(self, segment_id: _Optional[str] = ..., collection_id: _Optional[str] = ..., bytes: _Optional[int] = ..., live_count: _Optional[int] = ..., dimension: _Optional[int] = ..., pinned: _Optional[bool] = ..., idle_seconds: _Optional[float] = ..., applied_sequence: _Optional[int] = ..., persisted_sequence: _Optional[int] = ..., ef_search: _Optional[int] = ...) -> None: ...
 
 class WorkerStats(_message.Message):
     __slots__ = ("address", "reachable", "error", "memory_budget_bytes", "loaded_bytes", "resident_bytes", "peak_resident_bytes", "hits", "misses", "loads", "rebuilds", "evictions", "persists", "load_seconds_total", "load_seconds_max", "idle_ttl_seconds", "segments")

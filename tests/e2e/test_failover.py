@@ -1,7 +1,7 @@
 """Vector-worker failover with real processes: `segmentdb serve --vector-workers 3`.
 
 A client queries continuously while the collection's owner (first in rendezvous order) is
-killed (kill -9; serve restarts it on the same port) or hung (SIGSTOP, then SIGCONT).
+killed (kill -9; serve restarts it on the same address) or hung (SIGSTOP, then SIGCONT).
 Every answer must equal numpy's exact search; errors are allowed only in the first timeout
 window after the fault; when the owner is back its segment goes back to it.
 """
@@ -53,7 +53,9 @@ def vector_workers(serve_pid: int, timeout: float = 30.0) -> dict[str, int]:
             if os.path.exists(port_file):
                 with open(port_file) as fh:
                     info = json.load(fh)
-                found[f"127.0.0.1:{info['port']}"] = info["pid"]
+                host = argv[argv.index("--host") + 1]
+                address = host if host.startswith("unix:") else f"127.0.0.1:{info['port']}"
+                found[address] = info["pid"]
         if len(found) == 3 or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
@@ -130,6 +132,13 @@ class QueryLoop:
 @pytest.fixture()
 def cluster(tmp_path, lifecycle):
     running = lifecycle.start_service(tmp_path / "data", vector_workers=3)
+    try:
+        yield from _cluster(running)
+    finally:
+        assert lifecycle.stop_service(running) == 0, running.log()
+
+
+def _cluster(running):
     rng = np.random.default_rng(7)
     data = rng.standard_normal((RECORDS, DIMENSION)).astype(np.float32)
     ids = [f"r{i}" for i in range(RECORDS)]
@@ -144,7 +153,6 @@ def cluster(tmp_path, lifecycle):
     assert len(workers) == 3, running.log()
     owner = rank_workers(vector_segment_id(running.path, collection_id), list(workers))[0]
     yield running, collection_id, queries, expected, workers, owner
-    assert lifecycle.stop_service(running) == 0, running.log()
 
 
 def _assert_no_wrong_answers_and_errors_only_early(loop: QueryLoop, fault_at: float, log: str):
@@ -160,7 +168,6 @@ def _assert_no_wrong_answers_and_errors_only_early(loop: QueryLoop, fault_at: fl
 
 def test_kill_9_the_owner_then_it_gets_its_segment_back(cluster):
     running, collection_id, queries, expected, workers, owner = cluster
-    owner_port = int(owner.rsplit(":", 1)[1])
     with segmentdb.Client(running.address, timeout=60) as client:
         loop = QueryLoop(running.address, "failover", queries, expected)
         with loop:
@@ -169,7 +176,7 @@ def test_kill_9_the_owner_then_it_gets_its_segment_back(cluster):
             killed_at = time.monotonic()
             os.kill(workers[owner], signal.SIGKILL)
             wait_for(lambda: loop.successes_after(killed_at) >= 20, what="answers after the kill")
-            wait_for(lambda: re.search(rf"vector-worker-\d restarted on port {owner_port}",
+            wait_for(lambda: re.search(rf"vector-worker-\d restarted on {re.escape(owner)}",
                                        running.log()), what="the owner's restart")
             wait_for(lambda: f"vector worker {owner} is SERVING again" in running.log(),
                      what="the gateway marking the owner up")
@@ -177,14 +184,14 @@ def test_kill_9_the_owner_then_it_gets_its_segment_back(cluster):
             wait_for(lambda: loop.successes_after(back_at) >= 20, what="answers after the return")
         _assert_no_wrong_answers_and_errors_only_early(loop, killed_at, running.log())
 
-        # Ownership went back: the restarted owner (new pid, same port) loaded the segment.
+        # Ownership went back: the restarted owner (new pid, same address) loaded the segment.
         restarted = vector_workers(running.process.pid)
         assert restarted[owner] != workers[owner]
         wait_for(lambda: holds(client, owner, collection_id), timeout=10,
                  what="the owner holding the segment again")
         # serve logged the exit with its code and the restart delay.
         assert re.search(rf"vector-worker-\d \(pid {workers[owner]}\) was killed by SIGKILL "
-                         rf"\(exit code -9\); restarting it on port {owner_port} in \d+\.\ds",
+                         rf"\(exit code -9\); restarting it on {re.escape(owner)} in \d+\.\ds",
                          running.log()), running.log()[-3000:]
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from segmentdb import errors, vectors
+from segmentdb import errors, labels, vectors
 from segmentdb.internal.v1 import metadata_service_pb2 as msvc
 from segmentdb.internal.v1 import metadata_service_pb2_grpc, segment_pb2
 from segmentdb.v1 import collection_pb2, common_pb2 as pb
@@ -127,12 +127,12 @@ def test_records_round_trip_over_grpc(stub):
     where = pb.Where(condition=pb.FieldCondition(
         key="n", operator=pb.COMPARISON_OPERATOR_GTE, value=pb.MetadataValue(int_value=2)))
     prepared = stub.PrepareQuery(msvc.PrepareQueryRequest(collection_id=collection.id, where=where))
-    assert prepared.filtered and list(prepared.allowed_labels) == [3]
+    assert prepared.filtered and labels.decode(prepared.allowed).tolist() == [3]
     assert prepared.segment.dimension == 4 and prepared.log_sequence == 3
     assert prepared.record_count == 3
     assert prepared.segment.hnsw.space == collection_pb2.SPACE_COSINE
     unfiltered = stub.PrepareQuery(msvc.PrepareQueryRequest(collection_id=collection.id))
-    assert not unfiltered.filtered and not unfiltered.allowed_labels
+    assert not unfiltered.filtered and not unfiltered.allowed.int64_le
 
     fetched = stub.FetchRecords(msvc.FetchRecordsRequest(
         collection_id=collection.id, labels=[3, 1, 42],

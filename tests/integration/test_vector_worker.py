@@ -138,7 +138,9 @@ def search(vector: Process, collection: Collection, queries: np.ndarray, k: int,
     reply = vector_stub(vector).Search(vector_service_pb2.SearchRequest(
         segment=prepared.segment, queries=vectors.encode(queries), k=k,
         min_sequence=prepared.log_sequence, filtered=prepared.filtered,
-        allowed_labels=prepared.allowed_labels), timeout=timeout)
+        allowed=prepared.allowed), timeout=timeout)
+    # The segment had applied at least what the request asked for when it searched.
+    assert reply.applied_sequence >= prepared.log_sequence
     return [(collection.ids_of(list(r.labels)), np.array(r.distances)) for r in reply.results]
 
 

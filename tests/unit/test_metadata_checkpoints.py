@@ -78,9 +78,8 @@ def test_purging_everything_leaves_the_log_position_where_it_was(store):
     # The position survives the purge: queries wait for it, scans report it...
     assert position(store, c.id) == last
     assert scan_snapshot(store, c.id) == last
-    collection, sequence, _, count = store.read(store_records.prepare_query, c.id,
-                                                RecordSelection())
-    assert (sequence, count) == (last, 3)
+    target, _ = store.read(store_records.prepare_query, c.id, RecordSelection())
+    assert (target.log_sequence, target.record_count) == (last, 3)
     # ...and a write that logs nothing answers with it.
     sequence, updated = store.write(store_records.update, c.id, RecordWrite(ids=["missing"]))
     assert (sequence, updated) == (last, 0)

@@ -219,7 +219,11 @@ def test_fetch_by_labels_keeps_request_order_and_skips_missing(store):
     store.write(store_records.add, cid, RecordWrite(["a", "b", "c"], vecs(3), ["A", "B", "C"]))
     store.write(store_records.add, other, RecordWrite(["z"], vecs(1)))  # label 4
     store.write(store_records.delete, cid, RecordSelection(ids=["b"]))
-    found = store.read(store_records.fetch_by_labels, cid, [3, 2, 4, 1, 99], ALL_FIELDS)
+    collection, position, found = store.read(store_records.fetch_by_labels, cid,
+                                             [3, 2, 4, 1, 99], ALL_FIELDS)
+    # The snapshot's collection and log position come along (gateway's two-hop queries).
+    assert collection.id == cid
+    assert position == store.read(store_records.query_target, cid).log_sequence > 0
     assert found.labels == [3, 1] and found.ids == ["c", "a"] and found.documents == ["C", "A"]
     np.testing.assert_array_equal(found.vectors, vecs(3)[[2, 0]])
 
@@ -246,11 +250,13 @@ def test_scan_of_an_empty_collection_sends_one_empty_page(store):
 def test_prepare_query(store):
     cid = new_collection(store)
     store.write(store_records.add, cid, RecordWrite(["a", "b", "c"], vecs(3)))
-    collection, position, allowed, count = store.read(store_records.prepare_query, cid,
-                                                      RecordSelection())
-    assert (collection.dimension, position, allowed, count) == (3, 3, None, 3)
-    _, _, allowed, _ = store.read(store_records.prepare_query, cid, RecordSelection(ids=["c", "a"]))
-    assert allowed == [1, 3]
+    target, allowed = store.read(store_records.prepare_query, cid, RecordSelection())
+    assert (target.collection.dimension, target.log_sequence, allowed, target.record_count) \
+        == (3, 3, None, 3)
+    _, allowed = store.read(store_records.prepare_query, cid, RecordSelection(ids=["c", "a"]))
+    assert allowed.dtype == np.int64 and allowed.tolist() == [1, 3]
+    _, allowed = store.read(store_records.prepare_query, cid, RecordSelection(ids=["zz"]))
+    assert allowed.tolist() == []
 
 
 def test_unknown_collection_is_not_found(store):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from segmentdb import errors
-from vector_worker import memory
+from vector_worker import memory, vector_mirror
+from vector_worker import segment as segment_module
 from vector_worker.convert import SegmentParams
 from vector_worker.segment import EXACT_SEARCH_MAX, LOG_DELETE, LOG_UPSERT, Segment
 
@@ -82,6 +83,14 @@ def test_filtered_exact_search_in_a_large_segment(space):
     assert_matches_oracle(results, oracle_top_k(space, queries, labels[mask], vectors[mask], 7))
 
 
+@pytest.fixture()
+def hnsw_for_filters(monkeypatch):
+    """Send every filtered search above EXACT_SEARCH_MAX candidates to HNSW + filter (the
+    real threshold, EXACT_FILTERED_VALUES, is sized for d=384 and would brute-force these
+    small-dimension test segments)."""
+    monkeypatch.setattr(segment_module, "EXACT_FILTERED_VALUES", 0)
+
+
 def recall(results, expected) -> float:
     hits = sum(len(set(r[0].tolist()) & set(e[0].tolist())) for r, e in zip(results, expected))
     return hits / sum(len(e[0]) for e in expected)
@@ -103,11 +112,15 @@ def test_hnsw_search_recall(big_segment):
     assert recall(results, oracle_top_k("l2", queries, labels, vectors, 10)) >= 0.95
 
 
-def test_filtered_hnsw_search_recall(big_segment):
-    """An allowed set larger than EXACT_SEARCH_MAX goes through hnswlib's filter."""
+@pytest.mark.parametrize("path", ["hnsw", "exact"])
+def test_filtered_search_recall_on_both_paths(big_segment, monkeypatch, path):
+    """A large allowed set goes through hnswlib's filter above the exact threshold, and is
+    brute-forced on the mirror below it; both return allowed labels only."""
     segment, labels, vectors, queries = big_segment
     allowed = labels[labels % 3 == 0]
     assert len(allowed) > EXACT_SEARCH_MAX
+    monkeypatch.setattr(segment_module, "EXACT_FILTERED_VALUES",
+                        0 if path == "hnsw" else len(allowed) * 32)
     results = segment.search(queries, 10, allowed_labels=allowed)
     allowed_set = set(allowed.tolist())
     for result_labels, _ in results:
@@ -115,7 +128,24 @@ def test_filtered_hnsw_search_recall(big_segment):
         assert len(result_labels) == 10
     mask = labels % 3 == 0
     expected = oracle_top_k("l2", queries, labels[mask], vectors[mask], 10)
-    assert recall(results, expected) >= 0.95
+    if path == "exact":
+        assert_matches_oracle(results, expected)
+    else:
+        assert recall(results, expected) >= 0.95
+
+
+def test_filtered_exact_search_ignores_order_duplicates_and_unknown_labels(big_segment):
+    """Allowed labels arrive as an int64 array, or any iterable; unsorted, repeated and
+    unknown labels change nothing."""
+    segment, labels, vectors, queries = big_segment
+    rng = np.random.default_rng(30)
+    allowed = rng.choice(labels, 2000, replace=False)
+    messy = np.concatenate([allowed, allowed[:100], [0, 10**12, -5]])
+    rng.shuffle(messy)
+    mask = np.isin(labels, allowed)
+    expected = oracle_top_k("l2", queries[:5], labels[mask], vectors[mask], 10)
+    for given in (np.sort(allowed), messy, messy.tolist(), iter(messy.tolist())):
+        assert_matches_oracle(segment.search(queries[:5], 10, allowed_labels=given), expected)
 
 
 def test_hnsw_results_are_sorted_nearest_first(big_segment):
@@ -136,7 +166,7 @@ def test_k_larger_than_the_segment_returns_everything():
     assert labels.tolist() == []
 
 
-def test_k_larger_than_filtered_hnsw_candidates():
+def test_k_larger_than_filtered_hnsw_candidates(hnsw_for_filters):
     """A filtered HNSW search that can't fill k gives what exists, never hnswlib's error."""
     rng = np.random.default_rng(4)
     n = 2 * EXACT_SEARCH_MAX + 10
@@ -252,21 +282,25 @@ def test_cosine_zero_vector_is_at_distance_one():
     np.testing.assert_allclose(dists, [0.0, 1.0], atol=1e-6)
 
 
-def test_memory_counts_capacity():
+def test_memory_counts_capacity_and_the_mirror():
     segment = Segment.create(params(32, max_neighbors=16), capacity=1000)
     empty = segment.memory_bytes()
     assert empty >= memory.index_bytes(32, 16, 1000) > 1000 * (32 * 4 + 2 * 16 * 4)
+    assert empty == memory.index_bytes(32, 16, 1000) + segment._mirror.nbytes
+    assert segment._mirror.nbytes == vector_mirror.bytes_for(32, 1000) >= 1000 * 32 * 4
     segment.apply(np.arange(10), np.zeros((10, 32), np.float32))
-    assert segment.memory_bytes() == empty + 10 * memory.PER_LIVE_LABEL
+    assert segment.memory_bytes() == empty  # allocated at capacity: filling costs nothing
+    segment.apply(np.arange(10, 1001), np.zeros((991, 32), np.float32))  # grows both
+    assert segment.capacity > 1000 and segment._mirror.capacity == segment.capacity
+    assert segment.memory_bytes() == (memory.index_bytes(32, 16, segment.capacity)
+                                      + vector_mirror.bytes_for(32, segment.capacity))
 
 
-def test_hnsw_short_results_fall_back_to_exact_search(monkeypatch, caplog):
+def test_hnsw_short_results_fall_back_to_exact_search(monkeypatch, caplog, hnsw_for_filters):
     """With M=2 hnswlib can't return k results for a sparse filter (it raises
     "Cannot return the results in a contiguous 2D array"): the segment still answers fully,
     via chunked brute force."""
-    from vector_worker import segment as segment_module
-
-    monkeypatch.setattr(segment_module, "EXACT_CHUNK", 1000)  # merge across several chunks
+    monkeypatch.setattr(segment_module, "EXACT_CHUNK_VALUES", 1000 * 4)  # several chunks
     rng = np.random.default_rng(0)
     n = 12_000
     segment = Segment.create(params(4, max_neighbors=2, ef_construction=10, ef_search=10))
@@ -330,3 +364,41 @@ def test_concurrent_writes_and_searches_are_serialized_by_the_lock():
         t.join()
     assert not failures, failures
     assert segment.live_count == 8000 - 30 * 50
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_loaded_segment_mirrors_its_saved_vectors_and_answers_filters_alike(tmp_path, space):
+    """Load builds the mirror from hnswlib's stored block (no get_items per label): it must
+    hold exactly what the index holds, and filtered search must answer as before the save —
+    on the exact path and on the HNSW + filter path."""
+    from vector_worker import segment_files
+
+    rng = np.random.default_rng(40)
+    n = EXACT_SEARCH_MAX + 600
+    p = params(16, space, ef_construction=60, max_neighbors=8, segment_id=f"seg-{space}")
+    segment = Segment.create(p, capacity=n)
+    vectors = rng.standard_normal((n, 16)).astype(np.float32)
+    segment.apply(np.arange(1, n + 1), vectors, delete_labels=np.arange(1, n + 1, 7),
+                  through_sequence=3)
+    queries = rng.standard_normal((4, 16)).astype(np.float32)
+    small = rng.choice(np.arange(1, n + 1), 700, replace=False)
+    large = np.arange(1, n + 1)[np.arange(n) % 5 != 0]
+    before = [segment.search(queries, 10, allowed) for allowed in (small, large)]
+    assert segment_files.save(tmp_path, segment) is segment_files.SaveOutcome.SAVED
+
+    loaded = segment_files.load(tmp_path, p)
+    assert loaded is not None
+    want_labels, want_vectors = segment.mirror_vectors()
+    got_labels, got_vectors = loaded.mirror_vectors()
+    np.testing.assert_array_equal(got_labels, want_labels)
+    stored = loaded._index.get_items(got_labels, return_type="numpy")
+    np.testing.assert_array_equal(got_vectors, stored)  # bit for bit what hnswlib holds
+    live = np.isin(np.arange(1, n + 1), want_labels)
+    expected = vectors[live] if space != "cosine" else vector_mirror.normalize(vectors[live])
+    np.testing.assert_allclose(got_vectors, expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(want_vectors, got_vectors, rtol=1e-6, atol=1e-7)
+    for allowed, results in zip((small, large), before):
+        for (a_labels, a_dists), (b_labels, b_dists) in zip(
+                results, loaded.search(queries, 10, allowed)):
+            np.testing.assert_array_equal(a_labels, b_labels)
+            np.testing.assert_allclose(a_dists, b_dists, rtol=1e-5, atol=1e-6)

@@ -37,18 +37,18 @@ class PrepareQueryRequest(_message.Message):
     def __init__(self, collection_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., where: _Optional[_Union[_common_pb2.Where, _Mapping]] = ..., where_document: _Optional[_Union[_common_pb2.WhereDocument, _Mapping]] = ...) -> None: ...
 
 class PrepareQueryResponse(_message.Message):
-    __slots__ = ("segment", "log_sequence", "filtered", "allowed_labels", "record_count")
+    __slots__ = ("segment", "log_sequence", "filtered", "record_count", "allowed")
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
     LOG_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     FILTERED_FIELD_NUMBER: _ClassVar[int]
-    ALLOWED_LABELS_FIELD_NUMBER: _ClassVar[int]
     RECORD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
     segment: _segment_pb2.SegmentSpec
     log_sequence: int
     filtered: bool
-    allowed_labels: _containers.RepeatedScalarFieldContainer[int]
     record_count: int
-    def __init__(self, segment: _Optional[_Union[_segment_pb2.SegmentSpec, _Mapping]] = ..., log_sequence: _Optional[int] = ..., filtered: _Optional[bool] = ..., allowed_labels: _Optional[_Iterable[int]] = ..., record_count: _Optional[int] = ...) -> None: ...
+    allowed: _segment_pb2.LabelBatch
+    def __init__(self, segment: _Optional[_Union[_segment_pb2.SegmentSpec, _Mapping]] = ..., log_sequence: _Optional[int] = ..., filtered: _Optional[bool] = ..., record_count: _Optional[int] = ..., allowed: _Optional[_Union[_segment_pb2.LabelBatch, _Mapping]] = ...) -> None: ...
 
 class FetchRecordsRequest(_message.Message):
     __slots__ = ("collection_id", "labels", "include")
@@ -61,12 +61,16 @@ class FetchRecordsRequest(_message.Message):
     def __init__(self, collection_id: _Optional[str] = ..., labels: _Optional[_Iterable[int]] = ..., include: _Optional[_Union[_common_pb2.Include, _Mapping]] = ...) -> None: ...
 
 class FetchRecordsResponse(_message.Message):
-    __slots__ = ("labels", "records")
+    __slots__ = ("labels", "records", "segment", "log_sequence")
     LABELS_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    LOG_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     labels: _containers.RepeatedScalarFieldContainer[int]
     records: _common_pb2.RecordBatch
-    def __init__(self, labels: _Optional[_Iterable[int]] = ..., records: _Optional[_Union[_common_pb2.RecordBatch, _Mapping]] = ...) -> None: ...
+    segment: _segment_pb2.SegmentSpec
+    log_sequence: int
+    def __init__(self, labels: _Optional[_Iterable[int]] = ..., records: _Optional[_Union[_common_pb2.RecordBatch, _Mapping]] = ..., segment: _Optional[_Union[_segment_pb2.SegmentSpec, _Mapping]] = ..., log_sequence: _Optional[int] = ...) -> None: ...
 
 class ReadLogRequest(_message.Message):
     __slots__ = ("collection_id", "after_sequence", "limit")

@@ -25,15 +25,17 @@ _sym_db = _symbol_database.Default()
 from segmentdb.v1 import collection_pb2 as segmentdb_dot_v1_dot_collection__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#segmentdb/internal/v1/segment.proto\x12\x15segmentdb.internal.v1\x1a\x1dsegmentdb/v1/collection.proto\"z\n\x0bSegmentSpec\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x15\n\rcollection_id\x18\x02 \x01(\t\x12\x11\n\tdimension\x18\x03 \x01(\r\x12-\n\x04hnsw\x18\x04 \x01(\x0b\x32\x1f.segmentdb.v1.HnswConfiguration*a\n\x0cLogOperation\x12\x1d\n\x19LOG_OPERATION_UNSPECIFIED\x10\x00\x12\x18\n\x14LOG_OPERATION_UPSERT\x10\x01\x12\x18\n\x14LOG_OPERATION_DELETE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#segmentdb/internal/v1/segment.proto\x12\x15segmentdb.internal.v1\x1a\x1dsegmentdb/v1/collection.proto\"z\n\x0bSegmentSpec\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x15\n\rcollection_id\x18\x02 \x01(\t\x12\x11\n\tdimension\x18\x03 \x01(\r\x12-\n\x04hnsw\x18\x04 \x01(\x0b\x32\x1f.segmentdb.v1.HnswConfiguration\"\x1e\n\nLabelBatch\x12\x10\n\x08int64_le\x18\x01 \x01(\x0c*a\n\x0cLogOperation\x12\x1d\n\x19LOG_OPERATION_UNSPECIFIED\x10\x00\x12\x18\n\x14LOG_OPERATION_UPSERT\x10\x01\x12\x18\n\x14LOG_OPERATION_DELETE\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'segmentdb.internal.v1.segment_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOGOPERATION']._serialized_start=217
-  _globals['_LOGOPERATION']._serialized_end=314
+  _globals['_LOGOPERATION']._serialized_start=249
+  _globals['_LOGOPERATION']._serialized_end=346
   _globals['_SEGMENTSPEC']._serialized_start=93
   _globals['_SEGMENTSPEC']._serialized_end=215
+  _globals['_LABELBATCH']._serialized_start=217
+  _globals['_LABELBATCH']._serialized_end=247
 # @@protoc_insertion_point(module_scope)

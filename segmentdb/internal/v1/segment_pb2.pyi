@@ -27,3 +27,9 @@ class SegmentSpec(_message.Message):
     dimension: int
     hnsw: _collection_pb2.HnswConfiguration
     def __init__(self, segment_id: _Optional[str] = ..., collection_id: _Optional[str] = ..., dimension: _Optional[int] = ..., hnsw: _Optional[_Union[_collection_pb2.HnswConfiguration, _Mapping]] = ...) -> None: ...
+
+class LabelBatch(_message.Message):
+    __slots__ = ("int64_le",)
+    INT64_LE_FIELD_NUMBER: _ClassVar[int]
+    int64_le: bytes
+    def __init__(self, int64_le: _Optional[bytes] = ...) -> None: ...

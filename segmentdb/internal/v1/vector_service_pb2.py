@@ -27,7 +27,7 @@ from segmentdb.v1 import admin_pb2 as segmentdb_dot_v1_dot_admin__pb2
 from segmentdb.v1 import common_pb2 as segmentdb_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*segmentdb/internal/v1/vector_service.proto\x12\x15segmentdb.internal.v1\x1a#segmentdb/internal/v1/segment.proto\x1a\x18segmentdb/v1/admin.proto\x1a\x19segmentdb/v1/common.proto\"\xbb\x01\n\rSearchRequest\x12\x33\n\x07segment\x18\x01 \x01(\x0b\x32\".segmentdb.internal.v1.SegmentSpec\x12*\n\x07queries\x18\x02 \x01(\x0b\x32\x19.segmentdb.v1.VectorBatch\x12\t\n\x01k\x18\x03 \x01(\r\x12\x14\n\x0cmin_sequence\x18\x04 \x01(\x04\x12\x10\n\x08\x66iltered\x18\x05 \x01(\x08\x12\x16\n\x0e\x61llowed_labels\x18\x06 \x03(\x03\".\n\tNeighbors\x12\x0e\n\x06labels\x18\x01 \x03(\x03\x12\x11\n\tdistances\x18\x02 \x03(\x02\"C\n\x0eSearchResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .segmentdb.internal.v1.Neighbors\"(\n\x12\x44ropSegmentRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\"\x15\n\x13\x44ropSegmentResponse\"\x17\n\x15GetWorkerStatsRequest\"B\n\x16GetWorkerStatsResponse\x12(\n\x05stats\x18\x01 \x01(\x0b\x32\x19.segmentdb.v1.WorkerStats\"^\n\x11PinSegmentRequest\x12\x33\n\x07segment\x18\x01 \x01(\x0b\x32\".segmentdb.internal.v1.SegmentSpec\x12\x14\n\x0cmin_sequence\x18\x02 \x01(\x04\"\x14\n\x12PinSegmentResponse\"+\n\x15ReleaseSegmentRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\"\x18\n\x16ReleaseSegmentResponse\"L\n\x15RebuildSegmentRequest\x12\x33\n\x07segment\x18\x01 \x01(\x0b\x32\".segmentdb.internal.v1.SegmentSpec\"=\n\x16RebuildSegmentResponse\x12\x12\n\nlive_count\x18\x01 \x01(\x04\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\x32\xfc\x04\n\rVectorService\x12U\n\x06Search\x12$.segmentdb.internal.v1.SearchRequest\x1a%.segmentdb.internal.v1.SearchResponse\x12\x64\n\x0b\x44ropSegment\x12).segmentdb.internal.v1.DropSegmentRequest\x1a*.segmentdb.internal.v1.DropSegmentResponse\x12m\n\x0eGetWorkerStats\x12,.segmentdb.internal.v1.GetWorkerStatsRequest\x1a-.segmentdb.internal.v1.GetWorkerStatsResponse\x12\x61\n\nPinSegment\x12(.segmentdb.internal.v1.PinSegmentRequest\x1a).segmentdb.internal.v1.PinSegmentResponse\x12m\n\x0eReleaseSegment\x12,.segmentdb.internal.v1.ReleaseSegmentRequest\x1a-.segmentdb.internal.v1.ReleaseSegmentResponse\x12m\n\x0eRebuildSegment\x12,.segmentdb.internal.v1.RebuildSegmentRequest\x1a-.segmentdb.internal.v1.RebuildSegmentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*segmentdb/internal/v1/vector_service.proto\x12\x15segmentdb.internal.v1\x1a#segmentdb/internal/v1/segment.proto\x1a\x18segmentdb/v1/admin.proto\x1a\x19segmentdb/v1/common.proto\"\xed\x01\n\rSearchRequest\x12\x33\n\x07segment\x18\x01 \x01(\x0b\x32\".segmentdb.internal.v1.SegmentSpec\x12*\n\x07queries\x18\x02 \x01(\x0b\x32\x19.segmentdb.v1.VectorBatch\x12\t\n\x01k\x18\x03 \x01(\r\x12\x14\n\x0cmin_sequence\x18\x04 \x01(\x04\x12\x10\n\x08\x66iltered\x18\x05 \x01(\x08\x12\x32\n\x07\x61llowed\x18\x07 \x01(\x0b\x32!.segmentdb.internal.v1.LabelBatchJ\x04\x08\x06\x10\x07R\x0e\x61llowed_labels\".\n\tNeighbors\x12\x0e\n\x06labels\x18\x01 \x03(\x03\x12\x11\n\tdistances\x18\x02 \x03(\x02\"]\n\x0eSearchResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .segmentdb.internal.v1.Neighbors\x12\x18\n\x10\x61pplied_sequence\x18\x02 \x01(\x04\"(\n\x12\x44ropSegmentRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\"\x15\n\x13\x44ropSegmentResponse\"\x17\n\x15GetWorkerStatsRequest\"B\n\x16GetWorkerStatsResponse\x12(\n\x05stats\x18\x01 \x01(\x0b\x32\x19.segmentdb.v1.WorkerStats\"^\n\x11PinSegmentRequest\x12\x33\n\x07segment\x18\x01 \x01(\x0b\x32\".segmentdb.internal.v1.SegmentSpec\x12\x14\n\x0cmin_sequence\x18\x02 \x01(\x04\"\x14\n\x12PinSegmentResponse\"+\n\x15ReleaseSegmentRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\"\x18\n\x16ReleaseSegmentResponse\"L\n\x15RebuildSegmentRequest\x12\x33\n\x07segment\x18\x01 \x01(\x0b\x32\".segmentdb.internal.v1.SegmentSpec\"=\n\x16RebuildSegmentResponse\x12\x12\n\nlive_count\x18\x01 \x01(\x04\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\"_\n\x12WarmSegmentRequest\x12\x33\n\x07segment\x18\x01 \x01(\x0b\x32\".segmentdb.internal.v1.SegmentSpec\x12\x14\n\x0cmin_sequence\x18\x02 \x01(\x04\"\x15\n\x13WarmSegmentResponse2\xe2\x05\n\rVectorService\x12U\n\x06Search\x12$.segmentdb.internal.v1.SearchRequest\x1a%.segmentdb.internal.v1.SearchResponse\x12\x64\n\x0b\x44ropSegment\x12).segmentdb.internal.v1.DropSegmentRequest\x1a*.segmentdb.internal.v1.DropSegmentResponse\x12m\n\x0eGetWorkerStats\x12,.segmentdb.internal.v1.GetWorkerStatsRequest\x1a-.segmentdb.internal.v1.GetWorkerStatsResponse\x12\x61\n\nPinSegment\x12(.segmentdb.internal.v1.PinSegmentRequest\x1a).segmentdb.internal.v1.PinSegmentResponse\x12m\n\x0eReleaseSegment\x12,.segmentdb.internal.v1.ReleaseSegmentRequest\x1a-.segmentdb.internal.v1.ReleaseSegmentResponse\x12m\n\x0eRebuildSegment\x12,.segmentdb.internal.v1.RebuildSegmentRequest\x1a-.segmentdb.internal.v1.RebuildSegmentResponse\x12\x64\n\x0bWarmSegment\x12).segmentdb.internal.v1.WarmSegmentRequest\x1a*.segmentdb.internal.v1.WarmSegmentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,31 +35,35 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'segmentdb.internal.v1.vecto
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SEARCHREQUEST']._serialized_start=160
-  _globals['_SEARCHREQUEST']._serialized_end=347
-  _globals['_NEIGHBORS']._serialized_start=349
-  _globals['_NEIGHBORS']._serialized_end=395
-  _globals['_SEARCHRESPONSE']._serialized_start=397
-  _globals['_SEARCHRESPONSE']._serialized_end=464
-  _globals['_DROPSEGMENTREQUEST']._serialized_start=466
-  _globals['_DROPSEGMENTREQUEST']._serialized_end=506
-  _globals['_DROPSEGMENTRESPONSE']._serialized_start=508
-  _globals['_DROPSEGMENTRESPONSE']._serialized_end=529
-  _globals['_GETWORKERSTATSREQUEST']._serialized_start=531
-  _globals['_GETWORKERSTATSREQUEST']._serialized_end=554
-  _globals['_GETWORKERSTATSRESPONSE']._serialized_start=556
-  _globals['_GETWORKERSTATSRESPONSE']._serialized_end=622
-  _globals['_PINSEGMENTREQUEST']._serialized_start=624
-  _globals['_PINSEGMENTREQUEST']._serialized_end=718
-  _globals['_PINSEGMENTRESPONSE']._serialized_start=720
-  _globals['_PINSEGMENTRESPONSE']._serialized_end=740
-  _globals['_RELEASESEGMENTREQUEST']._serialized_start=742
-  _globals['_RELEASESEGMENTREQUEST']._serialized_end=785
-  _globals['_RELEASESEGMENTRESPONSE']._serialized_start=787
-  _globals['_RELEASESEGMENTRESPONSE']._serialized_end=811
-  _globals['_REBUILDSEGMENTREQUEST']._serialized_start=813
-  _globals['_REBUILDSEGMENTREQUEST']._serialized_end=889
-  _globals['_REBUILDSEGMENTRESPONSE']._serialized_start=891
-  _globals['_REBUILDSEGMENTRESPONSE']._serialized_end=952
-  _globals['_VECTORSERVICE']._serialized_start=955
-  _globals['_VECTORSERVICE']._serialized_end=1591
+  _globals['_SEARCHREQUEST']._serialized_end=397
+  _globals['_NEIGHBORS']._serialized_start=399
+  _globals['_NEIGHBORS']._serialized_end=445
+  _globals['_SEARCHRESPONSE']._serialized_start=447
+  _globals['_SEARCHRESPONSE']._serialized_end=540
+  _globals['_DROPSEGMENTREQUEST']._serialized_start=542
+  _globals['_DROPSEGMENTREQUEST']._serialized_end=582
+  _globals['_DROPSEGMENTRESPONSE']._serialized_start=584
+  _globals['_DROPSEGMENTRESPONSE']._serialized_end=605
+  _globals['_GETWORKERSTATSREQUEST']._serialized_start=607
+  _globals['_GETWORKERSTATSREQUEST']._serialized_end=630
+  _globals['_GETWORKERSTATSRESPONSE']._serialized_start=632
+  _globals['_GETWORKERSTATSRESPONSE']._serialized_end=698
+  _globals['_PINSEGMENTREQUEST']._serialized_start=700
+  _globals['_PINSEGMENTREQUEST']._serialized_end=794
+  _globals['_PINSEGMENTRESPONSE']._serialized_start=796
+  _globals['_PINSEGMENTRESPONSE']._serialized_end=816
+  _globals['_RELEASESEGMENTREQUEST']._serialized_start=818
+  _globals['_RELEASESEGMENTREQUEST']._serialized_end=861
+  _globals['_RELEASESEGMENTRESPONSE']._serialized_start=863
+  _globals['_RELEASESEGMENTRESPONSE']._serialized_end=887
+  _globals['_REBUILDSEGMENTREQUEST']._serialized_start=889
+  _globals['_REBUILDSEGMENTREQUEST']._serialized_end=965
+  _globals['_REBUILDSEGMENTRESPONSE']._serialized_start=967
+  _globals['_REBUILDSEGMENTRESPONSE']._serialized_end=1028
+  _globals['_WARMSEGMENTREQUEST']._serialized_start=1030
+  _globals['_WARMSEGMENTREQUEST']._serialized_end=1125
+  _globals['_WARMSEGMENTRESPONSE']._serialized_start=1127
+  _globals['_WARMSEGMENTRESPONSE']._serialized_end=1148
+  _globals['_VECTORSERVICE']._serialized_start=1151
+  _globals['_VECTORSERVICE']._serialized_end=1889
 # @@protoc_insertion_point(module_scope)

@@ -10,20 +10,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SearchRequest(_message.Message):
-    __slots__ = ("segment", "queries", "k", "min_sequence", "filtered", "allowed_labels")
+    __slots__ = ("segment", "queries", "k", "min_sequence", "filtered", "allowed")
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     MIN_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     FILTERED_FIELD_NUMBER: _ClassVar[int]
-    ALLOWED_LABELS_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
     segment: _segment_pb2.SegmentSpec
     queries: _common_pb2.VectorBatch
     k: int
     min_sequence: int
     filtered: bool
-    allowed_labels: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, segment: _Optional[_Union[_segment_pb2.SegmentSpec, _Mapping]] = ..., queries: _Optional[_Union[_common_pb2.VectorBatch, _Mapping]] = ..., k: _Optional[int] = ..., min_sequence: _Optional[int] = ..., filtered: _Optional[bool] = ..., allowed_labels: _Optional[_Iterable[int]] = ...) -> None: ...
+    allowed: _segment_pb2.LabelBatch
+    def __init__(self, segment: _Optional[_Union[_segment_pb2.SegmentSpec, _Mapping]] = ..., queries: _Optional[_Union[_common_pb2.VectorBatch, _Mapping]] = ..., k: _Optional[int] = ..., min_sequence: _Optional[int] = ..., filtered: _Optional[bool] = ..., allowed: _Optional[_Union[_segment_pb2.LabelBatch, _Mapping]] = ...) -> None: ...
 
 class Neighbors(_message.Message):
     __slots__ = ("labels", "distances")
@@ -34,10 +34,12 @@ class Neighbors(_message.Message):
     def __init__(self, labels: _Optional[_Iterable[int]] = ..., distances: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ("results",)
+    __slots__ = ("results", "applied_sequence")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[Neighbors]
-    def __init__(self, results: _Optional[_Iterable[_Union[Neighbors, _Mapping]]] = ...) -> None: ...
+    applied_sequence: int
+    def __init__(self, results: _Optional[_Iterable[_Union[Neighbors, _Mapping]]] = ..., applied_sequence: _Optional[int] = ...) -> None: ...
 
 class DropSegmentRequest(_message.Message):
     __slots__ = ("segment_id",)
@@ -94,3 +96,15 @@ class RebuildSegmentResponse(_message.Message):
     live_count: int
     seconds: float
     def __init__(self, live_count: _Optional[int] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class WarmSegmentRequest(_message.Message):
+    __slots__ = ("segment", "min_sequence")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    MIN_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    segment: _segment_pb2.SegmentSpec
+    min_sequence: int
+    def __init__(self, segment: _Optional[_Union[_segment_pb2.SegmentSpec, _Mapping]] = ..., min_sequence: _Optional[int] = ...) -> None: ...
+
+class WarmSegmentResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

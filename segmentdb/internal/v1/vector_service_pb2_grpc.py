@@ -65,6 +65,11 @@ class VectorServiceStub:
                 request_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.RebuildSegmentRequest.SerializeToString,
                 response_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.RebuildSegmentResponse.FromString,
                 _registered_method=True)
+        self.WarmSegment = channel.unary_unary(
+                '/segmentdb.internal.v1.VectorService/WarmSegment',
+                request_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.WarmSegmentRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.WarmSegmentResponse.FromString,
+                _registered_method=True)
 
 
 class VectorServiceServicer:
@@ -114,6 +119,15 @@ class VectorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WarmSegment(self, request, context):
+        """A hint that the segment is being written: load it (within the memory budget) and apply
+        the log up to min_sequence in the background, so indexing overlaps the ingest instead of
+        waiting for the first query. Returns at once; failures are only logged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VectorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -146,6 +160,11 @@ def add_VectorServiceServicer_to_server(servicer, server):
                     servicer.RebuildSegment,
                     request_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.RebuildSegmentRequest.FromString,
                     response_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.RebuildSegmentResponse.SerializeToString,
+            ),
+            'WarmSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.WarmSegment,
+                    request_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.WarmSegmentRequest.FromString,
+                    response_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.WarmSegmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -311,6 +330,33 @@ class VectorService:
             '/segmentdb.internal.v1.VectorService/RebuildSegment',
             segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.RebuildSegmentRequest.SerializeToString,
             segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.RebuildSegmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WarmSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.internal.v1.VectorService/WarmSegment',
+            segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.WarmSegmentRequest.SerializeToString,
+            segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.WarmSegmentResponse.FromString,
             options,
             channel_credentials,
             insecure,
