@@ -130,8 +130,8 @@ def markdown(doc: dict) -> str:
               "the bench process itself and so includes the dataset held in memory.",
               "- Ratios are single runs in quick mode; only `make bench-full` (median of 3) is "
               "what issue 4's targets are judged on.",
-              "- TODO: the py-spy profile and its lesson (issue 4) belong here once the speed work "
-              "starts.", ""]
+              "- What the profiles showed, what was changed because of them, and where the floor "
+              "is (Python gRPC's cost per hop): [docs/performance.md](performance.md).", ""]
     return "\n".join(lines)
 
 

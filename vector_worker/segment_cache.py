@@ -43,6 +43,13 @@ REPORT_TIMEOUT = 5.0
 # checkpoints of it wait this long before trying again, so requests don't each wait for the
 # lock. Evictions and shutdown still try.
 BUSY_RETRY_AFTER = 30.0
+# Periodic checkpoints take at most about 1/(1 + SAVE_PACING) of a segment's time: after a
+# save that took S seconds, the next sync_threshold checkpoint waits SAVE_PACING * S. A save
+# writes the whole index, so during a bulk ingest of a large segment saving every
+# sync_threshold records would cost more than the indexing (quadratic in the segment's size).
+# Durability does not depend on it (the log is the write-ahead log); only the replay after a
+# crash and the log purge wait a little longer. Evictions and shutdown still save at once.
+SAVE_PACING = 9.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class SegmentCache:
         self._id_locks: dict[str, threading.Lock] = {}
         self._report_unimplemented_logged = False
         self._busy_until: dict[str, float] = {}  # segment id -> monotonic time
+        self._next_checkpoint: dict[str, float] = {}  # segment id -> monotonic time (pacing)
         self.counters = CacheCounters()
 
     def _id_lock(self, segment_id: str) -> threading.Lock:
@@ -172,13 +180,21 @@ class SegmentCache:
         return segment
 
     def checkpoint_if_due(self, segment: Segment) -> bool:
-        """Save the segment when sync_threshold records were applied since its last save."""
+        """Save the segment when sync_threshold records were applied since its last save
+        (paced: see SAVE_PACING)."""
         if segment.dirty < segment.params.sync_threshold:
             return False
+        now = time.monotonic()
         with self._lock:
-            if time.monotonic() < self._busy_until.get(segment.segment_id, 0.0):
+            if now < max(self._busy_until.get(segment.segment_id, 0.0),
+                         self._next_checkpoint.get(segment.segment_id, 0.0)):
                 return False
-        return self.persist(segment)
+        saved = self.persist(segment)
+        if saved:
+            ended = time.monotonic()
+            with self._lock:
+                self._next_checkpoint[segment.segment_id] = ended + SAVE_PACING * (ended - now)
+        return saved
 
     def _cached(self, params: SegmentParams, count: bool) -> Segment | None:
         """The loaded segment for params (now most recently used), or None."""
@@ -381,6 +397,7 @@ class SegmentCache:
         self._segments.pop(segment_id, None)
         self._last_used.pop(segment_id, None)
         self._oversize_warned.discard(segment_id)
+        self._next_checkpoint.pop(segment_id, None)
         if not keep_pin:
             self._pinned.discard(segment_id)
 

@@ -162,3 +162,32 @@ def test_resident_bytes_reads_proc_status_and_trimming_gives_memory_back():
     process_memory.release_free_memory()
     after, peak_after = process_memory.resident_bytes()
     assert after < rss + (20 << 20) and peak_after >= loaded
+
+
+def test_periodic_checkpoints_are_paced_by_the_last_save_time(tmp_path, client, monkeypatch):
+    """After a save taking S seconds, sync_threshold checkpoints wait SAVE_PACING * S; an
+    eviction or shutdown (persist) still saves at once."""
+    from vector_worker import segment_cache
+
+    import dataclasses
+
+    params = dataclasses.replace(saved_segment(tmp_path, "paced"), sync_threshold=50)
+    cache = SegmentCache(tmp_path, client)
+    segment = cache.get(params, 0)
+    rng = np.random.default_rng(5)
+
+    def write(first: int) -> None:
+        segment.apply(np.arange(first, first + 60), rng.standard_normal((60, DIM)).astype(
+            np.float32), through_sequence=first + 60)
+
+    monkeypatch.setattr(segment_cache, "SAVE_PACING", 1e6)  # any save: wait "forever"
+    write(100)
+    assert cache.checkpoint_if_due(segment)  # first periodic save: nothing to pace by
+    write(200)
+    assert segment.dirty >= params.sync_threshold
+    assert not cache.checkpoint_if_due(segment)  # paced
+    assert cache.persist(segment)  # what eviction and shutdown call: not paced
+    monkeypatch.setattr(segment_cache, "SAVE_PACING", 0.0)
+    write(300)
+    cache._next_checkpoint.clear()  # as a pacing of 0 would have left it
+    assert cache.checkpoint_if_due(segment)
