@@ -35,7 +35,7 @@ from gateway import validation
 from gateway.query_batcher import QueryBatcher
 from gateway.segment_specs import Known
 from gateway.worker_clients import WorkerClients, timeout_from
-from segmentdb import errors, labels as label_codec, vectors
+from segmentdb import errors, vectors
 from segmentdb.internal.v1 import metadata_service_pb2, vector_service_pb2
 from segmentdb.v1 import common_pb2, record_service_pb2
 

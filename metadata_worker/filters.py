@@ -85,6 +85,10 @@ def intersect(parts: list[Condition]) -> Condition:
 
 def compile_where(where: common_pb2.Where, path: str = "where") -> Condition:
     """The SQL condition a metadata filter stands for; raises InvalidArgumentError."""
+    if where.WhichOneof("expr") == "all_of" and len(where.all_of.clauses) >= 2:
+        merged = _and_with_merged_ranges(where.all_of.clauses, f"{path}.$and")
+        if merged is not None:
+            return merged
     return _compile_tree(
         where, path, compile_where, _compile_condition,
         "empty filter; give a condition such as {\"key\": value} or combine conditions "
@@ -109,6 +113,34 @@ def _compile_tree(node, path: str, compile_node, compile_leaf, empty_hint: str) 
         parts = [compile_node(c, f"{path}.{name}[{i}]") for i, c in enumerate(clauses)]
         return _join(parts, "INTERSECT" if kind == "all_of" else "UNION")
     return compile_leaf(node.condition, path)
+
+
+def _and_with_merged_ranges(clauses, path: str) -> Condition | None:
+    """$and with two or more range bounds on one key ({"n": {"$gte": 100}}, {"n": {"$lt":
+    200}}) as ONE index range per key, instead of intersecting two large label sets (64 ms
+    at 100k records before). A record holds at most one scalar per key, so "its value passes
+    every bound" is the intersection. None when no key has two bounds (the plain path)."""
+    parts = [compile_where(clause, f"{path}[{i}]") for i, clause in enumerate(clauses)]
+    bounds: dict[str, list[tuple[int, str, float | int]]] = {}
+    for i, clause in enumerate(clauses):
+        if clause.WhichOneof("expr") != "condition":
+            continue
+        cond = clause.condition  # validated by compile_where above
+        if cond.operator in _RANGE_SQL:
+            value = getattr(cond.value, cond.value.WhichOneof("kind"))
+            bounds.setdefault(cond.key, []).append((i, _RANGE_SQL[cond.operator], value))
+    merged = {key: found for key, found in bounds.items() if len(found) >= 2}
+    if not merged:
+        return None
+    replaced = {i for found in merged.values() for i, _, _ in found}
+    combined = [part for i, part in enumerate(parts) if i not in replaced]
+    for key, found in merged.items():
+        test = " AND ".join(f"{{column}} {sym} ?" for _, sym, _ in found)
+        values = tuple(value for _, _, value in found)
+        combined.append(_matching(_SCALAR_IDS, key, [
+            Condition(f"{column} IS NOT NULL AND " + test.format(column=column), values)
+            for column in ("int_value", "float_value")]))
+    return combined[0] if len(combined) == 1 else _join(combined, "INTERSECT")
 
 
 def _compile_condition(cond: common_pb2.FieldCondition, path: str) -> Condition:

@@ -162,6 +162,12 @@ def without(*ids: str) -> list[str]:
     ({"$or": [{"name": "bob"}, {"ok": True}]}, ["r1", "r2"]),
     ({"$and": [{"$or": [{"age": 5}, {"age": 30}]}, {"tags": {"$contains": "b"}}]}, ["r1", "r6"]),
     ({"$or": [{"age": {"$lt": 2}}, {"$and": [{"ok": False}, {"name": "bob"}]}]}, ["r2", "r7"]),
+    # two or more bounds on one key in an $and are one range (same answers as intersecting)
+    ({"$and": [{"age": {"$gte": 5}}, {"age": {"$lt": 30}}]}, ["r2", "r6"]),
+    ({"$and": [{"age": {"$gt": 1}}, {"age": {"$lte": 30.0}}, {"name": "ann"}]}, ["r1"]),
+    ({"$and": [{"age": {"$gt": 1}}, {"age": {"$lt": 1}}]}, []),
+    ({"$and": [{"age": {"$gte": 1}}, {"score": {"$lt": 2}}, {"age": {"$lt": 6}}]}, []),
+    ({"$and": [{"age": {"$gte": 1}}, {"age": {"$lt": 6}}, {"age": {"$ne": 5}}]}, ["r7"]),
 ])
 def test_where(db, w, expected):
     assert run(db, w=w) == expected
@@ -267,3 +273,14 @@ def test_values_never_enter_the_sql_text():
     condition = filters.compile_where(where({"$and": [{"k'; DROP": "x'--"}, {"n": {"$in": [1]}}]}))
     assert "DROP" not in condition.sql and "x'--" not in condition.sql
     assert "k'; DROP" in condition.params
+
+
+def test_bounds_on_one_key_compile_to_one_range_scan():
+    """{"$and": [{n >= 100}, {n < 200}]} reads one index range per value column instead of
+    intersecting two large label sets."""
+    merged = filters.compile_where(where({"$and": [{"n": {"$gte": 100}}, {"n": {"$lt": 200}}]}))
+    assert "INTERSECT" not in merged.sql
+    assert merged.sql.count("int_value >= ? AND int_value < ?") == 1
+    assert merged.sql.count("float_value >= ? AND float_value < ?") == 1
+    other_keys = filters.compile_where(where({"$and": [{"n": {"$gte": 100}}, {"m": {"$lt": 2}}]}))
+    assert "INTERSECT" in other_keys.sql  # nothing to merge across keys
