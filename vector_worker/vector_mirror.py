@@ -146,7 +146,9 @@ class VectorMirror:
             return self._vectors[rows[0]:rows[-1] + 1]
         if out is None:
             return self._vectors[rows]
-        return np.take(self._vectors, rows, axis=0, out=out[:len(rows)])
+        # mode="clip": with the default "raise" numpy fills a temporary and copies it into
+        # `out`; rows are our own, always in range.
+        return np.take(self._vectors, rows, axis=0, out=out[:len(rows)], mode="clip")
 
     # ----- writes ----------------------------------------------------------------------
 
