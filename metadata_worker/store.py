@@ -70,11 +70,13 @@ def _regexp(pattern: str | None, text: str | None) -> int | None:
 
 
 WRITER_CACHE_KIB = 128 * 1024
-# Readers map the file instead of copying pages through their own 2 MiB caches: a query's
-# label resolution and record fetches hit pages all over a file of hundreds of MiB, which
-# with read() meant a system call and a copy per page; the mapping is shared by every
-# reader connection (the OS page cache), so it costs no memory per thread.
-READER_MMAP_BYTES = 1 << 30
+# Readers do not memory-map the file (0). Mapping it (1 GiB) made fetches of 1000 records up
+# to 2x faster but counted every page read in the worker's resident memory: 310 MiB instead
+# of 61 MiB after querying a 100k x 384 collection, while k=10 queries and 10% filters
+# measured the same (0.71 vs 0.75 ms, 3.9 vs 3.4 ms). Memory that grows with the database
+# is what users of other vector databases complain about; the OS page cache still holds the
+# file without it counting against the process.
+READER_MMAP_BYTES = 0
 
 
 def connect(db_path: str | Path, cache_kib: int | None = None,

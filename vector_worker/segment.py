@@ -73,8 +73,10 @@ class Segment:
     """An in-memory HNSW segment. Create with `Segment.create`, or `segment_files.load`."""
 
     def __init__(self, params: SegmentParams, index: hnswlib.Index, *,
-                 deleted: Iterable[int] = (), applied_sequence: int = 0):
-        """Wrap `index` (fresh, or loaded from disk with its `deleted` labels)."""
+                 deleted: Iterable[int] = (), applied_sequence: int = 0,
+                 saved_file: str | None = None):
+        """Wrap `index` (fresh, or loaded from disk — from `saved_file` — with its `deleted`
+        labels)."""
         self.params = params
         self.lock = threading.RLock()
         self._index = index
@@ -85,7 +87,7 @@ class Segment:
         self._mirror = vector_mirror.from_index(
             index, params.dimension,
             np.fromiter(self._deleted, dtype=np.int64, count=len(self._deleted)),
-            cosine=params.space == "cosine")
+            cosine=params.space == "cosine", saved_file=saved_file)
         self.applied_sequence = applied_sequence
         # The applied_sequence of the last save in the segment's folder (0: never saved).
         self.persisted_sequence = 0

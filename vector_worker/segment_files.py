@@ -293,7 +293,8 @@ def _load(folder: Path, params: SegmentParams) -> Segment:
         raise _Invalid(f"index capacity {index.get_max_elements()} != manifest {capacity}")
     index.set_num_threads(params.num_threads)
     # The segment copies the index's vectors into its mirror (vector_mirror.from_index).
-    segment = Segment(params, index, deleted=deleted, applied_sequence=applied)
+    segment = Segment(params, index, deleted=deleted, applied_sequence=applied,
+                      saved_file=str(index_path))
     if segment.live_count != live_count:
         raise _Invalid(f"index holds {segment.live_count} live labels, the manifest says "
                        f"{live_count}")

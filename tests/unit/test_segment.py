@@ -367,11 +367,20 @@ def test_concurrent_writes_and_searches_are_serialized_by_the_lock():
 
 
 @pytest.mark.parametrize("space", SPACES)
-def test_loaded_segment_mirrors_its_saved_vectors_and_answers_filters_alike(tmp_path, space):
-    """Load builds the mirror from hnswlib's stored block (no get_items per label): it must
-    hold exactly what the index holds, and filtered search must answer as before the save —
-    on the exact path and on the HNSW + filter path."""
+@pytest.mark.parametrize("reader", ["file", "state"])
+def test_loaded_segment_mirrors_its_saved_vectors_and_answers_filters_alike(tmp_path, space,
+                                                                            reader, monkeypatch):
+    """Load builds the mirror from hnswlib's stored block (no get_items per label) — read
+    from the saved file in chunks, or (fallback) from hnswlib's state: it must hold exactly
+    what the index holds, and filtered search must answer as before the save — on the exact
+    path and on the HNSW + filter path."""
     from vector_worker import segment_files
+
+    if reader == "file":
+        monkeypatch.setattr(vector_mirror, "_from_state",
+                            lambda *args: pytest.fail("the file reader fell back to the state"))
+    else:  # as when the file's layout is not one the reader knows
+        monkeypatch.setattr(vector_mirror, "_from_file", lambda *args: None)
 
     rng = np.random.default_rng(40)
     n = EXACT_SEARCH_MAX + 600
