@@ -347,8 +347,13 @@ class Segment:
         threads = self.params.num_threads if flt is None else 1
         try:
             labels, dists = self._index.knn_query(queries, k=k, num_threads=threads, filter=flt)
-            labels = labels.astype(np.int64)
-            return [_sorted_row(labels[i], dists[i]) for i in range(len(queries))]
+            # hnswlib sorts by distance; ties go to the smaller label, for all rows at once
+            # (a sort per row cost ~2 ms per 100 queries).
+            labels, dists = labels.astype(np.int64), dists.astype(np.float32)
+            order = np.lexsort((labels, dists), axis=-1)
+            labels = np.take_along_axis(labels, order, axis=1)
+            dists = np.take_along_axis(dists, order, axis=1)
+            return [(labels[i], dists[i]) for i in range(len(queries))]
         except RuntimeError:
             # hnswlib raises when it can't find k results for some query (few candidates
             # reachable within ef). Retry query by query, then fall back to brute force.
