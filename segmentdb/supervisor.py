@@ -258,7 +258,7 @@ class Supervisor:
             worker = self._child(
                 f"vector-worker-{i + 1}",
                 ["vector-worker", "--path", cfg.path, "--metadata", self.metadata.address,
-                 *cache_flags, *self._common()],
+                 "--name", f"vector-worker-{i + 1}", *cache_flags, *self._common()],
             )
             self.vector_workers.append(worker)
             launch(worker)

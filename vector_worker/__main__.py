@@ -49,6 +49,11 @@ def parser() -> argparse.ArgumentParser:
                         "and save those due, so written but unqueried collections are saved "
                         "and the log purged; 0 = only when queried (default 1.0; env "
                         "SEGMENTDB_TAIL_INTERVAL)")
+    p.add_argument("--name", default=env["name"],
+                   help="a name stable across restarts (serve: vector-worker-N; Kubernetes: "
+                        "the pod name): the worker remembers its loaded segments under it and "
+                        "reloads them in the background after a restart, within the memory "
+                        "budget (env SEGMENTDB_WORKER_NAME; default: off)")
     return p
 
 
@@ -59,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             path=args.path, metadata=args.metadata, host=args.host, port=args.port,
             port_file=args.port_file, max_message_size=args.max_message_size,
             log_level=args.log_level, memory_budget=args.memory_budget,
-            idle_ttl=args.idle_ttl, tail_interval=args.tail_interval)
+            idle_ttl=args.idle_ttl, tail_interval=args.tail_interval, name=args.name)
     except ValueError as exc:
         print(f"segmentdb vector-worker: {exc}", file=sys.stderr)
         return 1

@@ -5,6 +5,7 @@ over defaults. This module is the only reader of the environment.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -25,6 +26,7 @@ ENVIRONMENT = {
     "memory_budget": "SEGMENTDB_MEMORY_BUDGET",
     "idle_ttl": "SEGMENTDB_IDLE_TTL",
     "tail_interval": "SEGMENTDB_TAIL_INTERVAL",
+    "name": "SEGMENTDB_WORKER_NAME",
 }
 
 DEFAULTS = {
@@ -41,6 +43,9 @@ DEFAULTS = {
     "idle_ttl": "0",
     # Seconds between background catch-ups of loaded segments with the log (0 = off).
     "tail_interval": "1.0",
+    # A stable name (serve: vector-worker-N; Kubernetes: the pod name) under which the worker
+    # remembers its loaded segments and reloads them after a restart; none = don't.
+    "name": None,
 }
 
 
@@ -67,6 +72,8 @@ class VectorWorkerConfig:
     # Every this many seconds a background thread applies the log to loaded segments and
     # saves those due, so writes to unqueried collections are saved and the log purged; 0 = off.
     tail_interval_seconds: float = 1.0
+    # Names <path>/index/.working-set-<name>.json (vector_worker/working_set.py); None = off.
+    name: str | None = None
 
 
 def defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
@@ -79,7 +86,8 @@ def make_config(*, path: str, metadata: str, host: str, port: str | int,
                 port_file: str | None, max_message_size: str | int,
                 log_level: str, memory_budget: str | int = AUTO_BUDGET,
                 idle_ttl: str | float = 0,
-                tail_interval: str | float = DEFAULTS["tail_interval"]) -> VectorWorkerConfig:
+                tail_interval: str | float = DEFAULTS["tail_interval"],
+                name: str | None = None) -> VectorWorkerConfig:
     """Validated config from raw flag values; ValueError names the flag and the fix."""
     if not path:
         raise ValueError("--path: required (the data folder; env SEGMENTDB_PATH)")
@@ -112,11 +120,16 @@ def make_config(*, path: str, metadata: str, host: str, port: str | int,
     tail = _seconds(tail_interval, "--tail-interval",
                     "0 = off: loaded segments apply the log only when queried; "
                     "env SEGMENTDB_TAIL_INTERVAL")
+    if name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
+        raise ValueError(f"--name: {name!r} must be 1-100 characters of [A-Za-z0-9._-] "
+                         "starting with a letter or digit (it names a file; env "
+                         "SEGMENTDB_WORKER_NAME)")
     return VectorWorkerConfig(path=path, metadata_address=metadata, host=host,
                               port=port_number, port_file=port_file or None,
                               max_message_bytes=max_bytes, log_level=log_level,
                               memory_budget_bytes=budget, memory_budget_source=budget_source,
-                              idle_ttl_seconds=ttl, tail_interval_seconds=tail)
+                              idle_ttl_seconds=ttl, tail_interval_seconds=tail,
+                              name=name or None)
 
 
 def _seconds(value: str | float, flag: str, meaning: str) -> float:

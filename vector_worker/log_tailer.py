@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Callable
 
 from vector_worker.segment_cache import SegmentCache
 
@@ -34,9 +35,12 @@ class LogTailer:
     """`start()` once; `stop()` on shutdown, before the final persist (waits for the thread).
     No-op when the interval is 0."""
 
-    def __init__(self, cache: SegmentCache, interval: float):
+    def __init__(self, cache: SegmentCache, interval: float,
+                 after_tick: Callable[[], object] | None = None):
         self._cache = cache
         self.interval = interval
+        # Run after each tick (the working set records itself there).
+        self._after_tick = after_tick
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         # segment id -> (monotonic time of its last WARNING, failures since it).
@@ -75,6 +79,8 @@ class LogTailer:
         loaded = {segment.segment_id for segment in segments}
         for segment_id in set(self._warned) - loaded:
             del self._warned[segment_id]  # unloaded: a later load starts afresh
+        if self._after_tick is not None:
+            self._after_tick()
         return applied
 
     def _warn(self, segment_id: str, exc: Exception, now: float) -> None:

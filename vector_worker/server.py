@@ -23,6 +23,7 @@ from vector_worker.memory_budget import format_bytes
 from vector_worker.metadata_client import MetadataClient
 from vector_worker.segment_cache import SegmentCache
 from vector_worker.segment_warmer import SegmentWarmer
+from vector_worker.working_set import WorkingSet
 from vector_worker.servicer import VectorServicer
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,11 @@ class VectorWorker:
                                   memory_budget=config.memory_budget_bytes,
                                   idle_ttl=config.idle_ttl_seconds)
         self.reaper = IdleReaper(self.cache)
-        self.tailer = LogTailer(self.cache, config.tail_interval_seconds)
         self.warmer = SegmentWarmer(self.cache)
+        self.working_set = (WorkingSet(config.path, config.name, self.cache, self.client,
+                                       self.warmer) if config.name else None)
+        self.tailer = LogTailer(self.cache, config.tail_interval_seconds,
+                                after_tick=self.working_set.record if self.working_set else None)
         servicer = VectorServicer(self.cache, self.warmer)
 
         def register(server: grpc.Server) -> list[str]:
@@ -55,6 +59,8 @@ class VectorWorker:
         self.port = self.served.port
         self.reaper.start()
         self.tailer.start()
+        if self.working_set is not None:
+            self.working_set.restore_in_background()
         self.served.set_serving(True)
         serving.write_port_file(config.port_file, self.port)
         log.info("vector worker serving on %s:%d (data %s, metadata %s, memory budget %s, "
@@ -69,6 +75,8 @@ class VectorWorker:
         self.reaper.stop()
         self.warmer.close()
         self.tailer.stop()  # before the final persist: nothing applies entries after it
+        if self.working_set is not None:
+            self.working_set.record()  # what to reload after the restart
         saved = self.cache.persist_all()
         self.client.close()
         log.info("vector worker stopped; persisted %d segment(s)", saved)
