@@ -4,9 +4,9 @@ Segments load lazily, so after a restart (a deploy, a crash) the first query on 
 collection waited for its load — 0.5 s for 100k x 384, more for larger ones. A worker with a
 stable name (`--name`; serve passes vector-worker-N) writes the parameters of its loaded
 segments, most recently used first, to `<data>/index/.working-set-<name>.json` whenever that
-set changes (checked by the log tailer's tick) and at shutdown; at start it hands them to the
-write-hint warmer (segment_warmer), which loads each in the background only if it fits
-beside those already loaded without evicting anything. A collection deleted meanwhile is
+set changes (checked by the log tailer's tick) and at shutdown; shortly after start
+(RESTORE_DELAY_SECONDS) it hands them to the write-hint warmer (segment_warmer), which loads
+each in the background only if it fits beside those already loaded without evicting anything. A collection deleted meanwhile is
 skipped (the metadata worker no longer knows it). The file is a hint: missing or unreadable,
 the worker simply starts cold.
 """
@@ -29,6 +29,11 @@ from vector_worker.segment_warmer import SegmentWarmer
 
 log = logging.getLogger(__name__)
 
+# Restore starts this long after the worker serves: on a small machine, loading while the
+# other processes start up slowed them down more than it saved (100k x 384, 2 cores: first
+# answer after a restart 1.50 s with an immediate restore vs 1.37 s without; median of 5).
+# A query that comes first loads its segment itself; the restore then loads the rest.
+RESTORE_DELAY_SECONDS = 2.0
 # How long restore waits for the metadata worker (serve starts every process at once).
 METADATA_WAIT_SECONDS = 30.0
 CHECK_TIMEOUT_SECONDS = 5.0
@@ -45,13 +50,29 @@ class WorkingSet:
         self._cache, self._client, self._warmer = cache, client, warmer
         self._last_written: list[dict] | None = None
         self._lock = threading.Lock()
+        # Read now, reloaded later (RESTORE_DELAY_SECONDS): until then these still belong to
+        # the working set, so a record() meanwhile (a tail tick, a quick shutdown) keeps them.
+        self._pending: list[SegmentParams] = self._read()
+
+    def _read(self) -> list[SegmentParams]:
+        try:
+            entries = json.loads(self.path.read_text())["segments"]
+            return [SegmentParams(**entry) for entry in entries]
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring the working set in %s (%s); starting cold", self.path, exc)
+            return []
 
     def record(self) -> bool:
-        """Write the loaded segments (most recently used first) if they changed; True if
-        written. Atomic (temp file + rename): a crash leaves the old file or the new one."""
-        entries = [dataclasses.asdict(segment.params)
-                   for segment in reversed(self._cache.loaded_segments())]
+        """Write the loaded segments (most recently used first, then those still waiting to
+        be reloaded) if that changed; True if written. Atomic (temp file + rename)."""
+        loaded = [segment.params for segment in reversed(self._cache.loaded_segments())]
+        ids = {params.segment_id for params in loaded}
         with self._lock:
+            entries = [dataclasses.asdict(params) for params in loaded] + [
+                dataclasses.asdict(params) for params in self._pending
+                if params.segment_id not in ids]
             if entries == self._last_written:
                 return False
             tmp = self.path.with_name(self.path.name + ".tmp")
@@ -71,20 +92,16 @@ class WorkingSet:
         return thread
 
     def _restore(self) -> None:
-        try:
-            entries = json.loads(self.path.read_text())["segments"]
-            params = [SegmentParams(**entry) for entry in entries]
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring the working set in %s (%s); starting cold", self.path, exc)
-            return
+        time.sleep(RESTORE_DELAY_SECONDS)
         queued = 0
-        for item in params:
-            if not self._still_exists(item):
-                continue
-            self._warmer.submit(item, 0)
-            queued += 1
+        try:
+            for params in list(self._pending):
+                if self._still_exists(params):
+                    self._warmer.submit(params, 0)
+                    queued += 1
+        finally:
+            with self._lock:
+                self._pending = []  # queued (loaded if they fit) or gone
         if queued:
             log.info("reloading %d segment(s) this worker held before its restart, in the "
                      "background (within the memory budget)", queued)
