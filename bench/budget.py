@@ -24,7 +24,7 @@ HEADROOM_MIB = 150  # P7: a worker's peak RSS may exceed its budget by at most t
 
 
 def run(workdir: Path, collections: int, per_collection: int, queries: int, seed: int = 7) -> dict:
-    total = collections * memory.segment_bytes(DIM, 16, per_collection, per_collection)
+    total = collections * memory.segment_bytes(DIM, 16, per_collection)
     budget = total // (5 * VECTOR_WORKERS)
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(20, DIM))

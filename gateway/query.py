@@ -59,14 +59,13 @@ class Query:
 def query_records(request: record_service_pb2.QueryRecordsRequest,
                   context: grpc.ServicerContext | None,
                   workers: WorkerClients,
-                  batcher: QueryBatcher | None = None) -> record_service_pb2.QueryRecordsResponse:
+                  batcher: QueryBatcher) -> record_service_pb2.QueryRecordsResponse:
     """Answer one query; unfiltered ones go through `batcher` (QueryBatcher over run_batch)."""
     queries, fields = validation.check_query(request)
     filtered = bool(request.ids) or request.HasField("where") or request.HasField("where_document")
     if not filtered and _usable(workers.specs.get(request.collection_id), queries.shape[1]):
         query = Query(request, len(queries), fields, context)
-        answer = (batcher.submit(request.collection_id, query) if batcher is not None
-                  else run_batch(workers, [query])[0])
+        answer = batcher.submit(request.collection_id, query)
         if answer is not None:
             return answer
     return _query_prepared(request, context, workers, queries, fields)

@@ -54,8 +54,6 @@ class QueryBatcher(Generic[Item, Outcome]):
         self._max_batch = max_batch
         self._keys: dict[Hashable, _Key] = {}
         self._changed = threading.Condition()
-        self.batches = 0  # batches run (tests and stats)
-        self.items = 0  # items answered through batches
 
     def submit(self, key: Hashable, item: Item) -> Outcome:
         waiter: _Waiter = _Waiter(item)
@@ -94,8 +92,6 @@ class QueryBatcher(Generic[Item, Outcome]):
                 for waiter in batch:
                     waiter.error = exc
         with self._changed:
-            self.batches += 1 if batch else 0
-            self.items += len(batch)
             for waiter in batch:
                 waiter.done = True
             # Hand the slot to the first waiter not already holding one (its thread leads

@@ -41,10 +41,8 @@ def index_bytes(dimension: int, max_neighbors: int, capacity: int) -> int:
     return FIXED_INDEX_BYTES + capacity * element_bytes(dimension, max_neighbors)
 
 
-def segment_bytes(dimension: int, max_neighbors: int, capacity: int, live_count: int) -> int:
-    """Bytes of a loaded segment: its index plus its vector mirror, both at `capacity`.
-    (`live_count` no longer changes the answer: live labels are rows of the mirror. It is
-    kept so callers that read it from a manifest need not change.)"""
-    del live_count
+def segment_bytes(dimension: int, max_neighbors: int, capacity: int) -> int:
+    """Bytes of a loaded segment: its index plus its vector mirror, both at `capacity` (live
+    labels are rows of the mirror, so the live count adds nothing)."""
     return index_bytes(dimension, max_neighbors, capacity) + vector_mirror.bytes_for(
         dimension, capacity)

@@ -136,7 +136,7 @@ class Segment:
 
     def memory_bytes(self) -> int:
         return memory.segment_bytes(self.params.dimension, self.params.max_neighbors,
-                                    self.capacity, self.live_count)
+                                    self.capacity)
 
     def mirror_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(live labels ascending, their vectors as exact search sees them), copied."""

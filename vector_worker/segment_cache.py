@@ -93,10 +93,7 @@ class SegmentCache:
         segment = self._cached(params, count=True)
         if segment is None:
             segment = self._load(params, timeout)
-        try:
-            log_replay.catch_up(segment, self._client, min_sequence, timeout=timeout)
-        except LogPurged as purged:
-            segment = self._replace_after_purge(params, segment, purged, min_sequence, timeout)
+        segment, _ = self._catch_up(params, segment, min_sequence, timeout)
         self._fit_budget(keep=segment.segment_id)  # catching up may have grown it
         return segment
 
@@ -113,21 +110,15 @@ class SegmentCache:
         segment = self._cached(params, count=False)
         if segment is None:
             if self.memory_budget > 0:
-                saved = segment_files.saved_size(self.root, params)
-                capacity, live = saved if saved is not None else (INITIAL_CAPACITY, 0)
-                needed = memory.segment_bytes(params.dimension, params.max_neighbors,
-                                              capacity, live)
+                needed = self._saved_bytes(params) or memory.segment_bytes(
+                    params.dimension, params.max_neighbors, INITIAL_CAPACITY)
                 with self._lock:
                     if self._loaded_bytes_locked() + needed > self.memory_budget:
                         return False
             segment = self._load(params, timeout)
-        try:
-            log_replay.catch_up(segment, self._client, min_sequence, timeout=timeout)
-        except LogPurged as purged:
-            segment = self._replace_after_purge(params, segment, purged, min_sequence, timeout,
-                                                only_if_loaded=True)
-            if segment is None:
-                return False
+        segment, _ = self._catch_up(params, segment, min_sequence, timeout, only_if_loaded=True)
+        if segment is None:
+            return False
         self._fit_budget(keep=params.segment_id)
         self.checkpoint_if_due(segment)
         return True
@@ -139,18 +130,34 @@ class SegmentCache:
         Not a use: no hit is counted and the LRU order and idle time stay as they were. Never
         loads a segment that is not loaded (one evicted or dropped meanwhile is left alone);
         a purged log takes the same reload/rebuild path as a search."""
-        try:
-            applied = log_replay.catch_up(segment, self._client, None, timeout=timeout)
-        except LogPurged as purged:
-            replaced = self._replace_after_purge(segment.params, segment, purged, None, timeout,
-                                                 only_if_loaded=True)
-            if replaced is None:
-                return 0
-            segment, applied = replaced, 0
+        segment, applied = self._catch_up(segment.params, segment, None, timeout,
+                                          only_if_loaded=True)
+        if segment is None:
+            return 0
         if applied:
             self._fit_budget(keep="")  # it may have grown; LRU order picks any victim
         self.checkpoint_if_due(segment)  # persist() skips a segment no longer loaded
         return applied
+
+    def _catch_up(self, params: SegmentParams, segment: Segment, min_sequence: int | None,
+                  timeout: float | None, only_if_loaded: bool = False
+                  ) -> tuple[Segment | None, int]:
+        """Apply the log to `segment` (to min_sequence, or its end when None): (the segment
+        now serving, entries applied). A purged log replaces the segment (see
+        _replace_after_purge: None with `only_if_loaded` when it is no longer loaded)."""
+        try:
+            return segment, log_replay.catch_up(segment, self._client, min_sequence,
+                                                timeout=timeout)
+        except LogPurged as purged:
+            return self._replace_after_purge(params, segment, purged, min_sequence, timeout,
+                                             only_if_loaded=only_if_loaded), 0
+
+    def _saved_bytes(self, params: SegmentParams) -> int | None:
+        """What the segment saved in its folder will take once loaded; None if never saved."""
+        capacity = segment_files.saved_capacity(self.root, params)
+        if capacity is None:
+            return None
+        return memory.segment_bytes(params.dimension, params.max_neighbors, capacity)
 
     def _replace_after_purge(self, params: SegmentParams, stale: Segment, purged: LogPurged,
                              min_sequence: int | None, timeout: float | None,
@@ -224,11 +231,9 @@ class SegmentCache:
             if segment is not None:
                 return segment
             started = time.monotonic()
-            saved = segment_files.saved_size(self.root, params)
+            saved = self._saved_bytes(params)
             if saved is not None:
-                capacity, live_count = saved
-                self._make_room(params, memory.segment_bytes(
-                    params.dimension, params.max_neighbors, capacity, live_count))
+                self._make_room(params, saved)
             kind = "loads"
             try:
                 # None when never saved, or (with a WARNING saying why) when damaged.
@@ -272,7 +277,7 @@ class SegmentCache:
             count = self._client.count_records(params.collection_id, timeout=timeout)
             capacity = max(INITIAL_CAPACITY, count)
             self._make_room(params, memory.segment_bytes(
-                params.dimension, params.max_neighbors, capacity, count))
+                params.dimension, params.max_neighbors, capacity))
             try:
                 segment = log_replay.rebuild(params, self._client, capacity, timeout=timeout)
             except LogPurged as purged:

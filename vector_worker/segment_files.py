@@ -219,12 +219,12 @@ def _save_locked(folder: Path, segment: Segment, params: SegmentParams) -> None:
                                          manifest["applied_sequence"])
 
 
-def saved_size(root: str | Path, params: SegmentParams) -> tuple[int, int] | None:
-    """(capacity, live_count) from a saved segment's manifest, or None when there is none or
-    it is unreadable: lets the cache make room before loading. Not verified (load does that)."""
+def saved_capacity(root: str | Path, params: SegmentParams) -> int | None:
+    """The capacity in a saved segment's manifest, or None when there is none or it is
+    unreadable: lets the cache make room before loading. Not verified (load does that)."""
     try:
         manifest = json.loads((segment_folder(root, params.segment_id) / MANIFEST_FILE).read_text())
-        return int(manifest["capacity"]), int(manifest["live_count"])
+        return int(manifest["capacity"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -228,9 +228,14 @@ class VectorMirror:
     def _fill(self, labels: np.ndarray, vectors: np.ndarray) -> None:
         """Fill an empty mirror with sorted distinct labels and their stored vectors."""
         self.reserve(len(labels))
+        self._vectors[:len(labels)] = vectors
+        self._adopt(labels)
+
+    def _adopt(self, labels: np.ndarray) -> None:
+        """Rows 0..len(labels)-1, their vectors already written, become the live rows of
+        these sorted distinct labels (an empty mirror's first fill)."""
         self._size, self._dead = len(labels), 0
         self._labels[:self._size] = labels
-        self._vectors[:self._size] = vectors
         self._sq_norms[:self._size] = np.einsum("ij,ij->i", self.vectors, self.vectors)
         self._alive[:self._size] = True
 
@@ -316,8 +321,8 @@ def _from_state(index, dimension: int, known: np.ndarray, live: np.ndarray, capa
         stored_dimension = int(state["dim"])
         block = state.pop("data_level0")
         del state  # the link lists: not needed, release them now
-        if (stored_dimension != dimension or count != len(known) or vector_at + 4 * dimension > row_bytes
-                or label_at + 8 > row_bytes or block.nbytes < count * row_bytes):
+        if (stored_dimension != dimension or block.nbytes < count * row_bytes
+                or not _layout_fits(count, known, row_bytes, vector_at, label_at, dimension)):
             return None
         records = block.view(np.uint8)[:count * row_bytes].reshape(count, row_bytes)
         # Views into the copied block (no copy yet): the last axis is contiguous bytes.
@@ -329,9 +334,7 @@ def _from_state(index, dimension: int, known: np.ndarray, live: np.ndarray, capa
     if not np.array_equal(labels[order], known):
         return None
     order = order[np.isin(labels[order], live)]  # live rows, in label order
-    sample = order[np.unique(np.linspace(0, len(order) - 1, _VERIFY_ROWS).astype(np.int64))]
-    stored = np.asarray(index.get_items(labels[sample], return_type="numpy"), dtype=np.float32)
-    if not np.array_equal(stored, vectors[sample]):
+    if not _agrees_with_index(index, labels, vectors, order):
         return None
     mirror = VectorMirror(dimension, capacity, cosine=cosine)
     if len(order) == count and bool(np.all(order[1:] > order[:-1])):
@@ -360,8 +363,8 @@ def _from_file(path: str, index, dimension: int, known: np.ndarray, live: np.nda
             if len(head) != _HNSW_HEADER.size:
                 return None
             level0_at, _, count, row_bytes, label_at, vector_at = _HNSW_HEADER.unpack(head)[:6]
-            if (level0_at != 0 or count != len(known) or vector_at + 4 * dimension > row_bytes
-                    or label_at + 8 > row_bytes):
+            if level0_at != 0 or not _layout_fits(count, known, row_bytes, vector_at,
+                                                   label_at, dimension):
                 return None
             mirror = VectorMirror(dimension, capacity, cosine=cosine)
             mirror.reserve(len(live))
@@ -385,15 +388,29 @@ def _from_file(path: str, index, dimension: int, known: np.ndarray, live: np.nda
         return None
     if filled != len(live):  # labels are unique in an index: each live row written once
         return None
-    mirror._labels[:filled] = live
-    mirror._size, mirror._dead = filled, 0
-    mirror._sq_norms[:filled] = np.einsum("ij,ij->i", mirror.vectors, mirror.vectors)
-    mirror._alive[:filled] = True
-    sample = np.unique(np.linspace(0, filled - 1, _VERIFY_ROWS).astype(np.int64))
-    stored = np.asarray(index.get_items(live[sample], return_type="numpy"), dtype=np.float32)
-    if not np.array_equal(stored, mirror._vectors[sample]):
-        return None
-    return mirror
+    mirror._adopt(live)
+    return mirror if _agrees_with_index(index, live, mirror.vectors) else None
+
+
+def _layout_fits(count: int, known: np.ndarray, row_bytes: int, vector_at: int,
+                 label_at: int, dimension: int) -> bool:
+    """A level-0 layout that can be what hnswlib loaded: one record per known label, the
+    vector and the label inside each record."""
+    return (count == len(known) and vector_at + 4 * dimension <= row_bytes
+            and label_at + 8 <= row_bytes)
+
+
+def _agrees_with_index(index, labels: np.ndarray, vectors: np.ndarray,
+                       rows: np.ndarray | None = None) -> bool:
+    """Whether `vectors` (rows of `labels`; only `rows` of them when given) match what
+    get_items returns, on _VERIFY_ROWS rows spread over them: the check that a layout was
+    read right. Indexes the sample only, never a copy of the whole block."""
+    count = len(labels) if rows is None else len(rows)
+    sample = np.unique(np.linspace(0, count - 1, _VERIFY_ROWS).astype(np.int64))
+    if rows is not None:
+        sample = rows[sample]
+    stored = np.asarray(index.get_items(labels[sample], return_type="numpy"), dtype=np.float32)
+    return bool(np.array_equal(stored, vectors[sample]))
 
 
 def _from_get_items(index, dimension: int, live: np.ndarray, capacity: int,

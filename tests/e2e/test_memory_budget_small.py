@@ -20,7 +20,7 @@ DIM = 64
 K = 5
 PASSES = 3
 # One segment: capacity 3,000 at d=64, M=16 (~4.6 MB); the budget holds three.
-SEGMENT_BYTES = memory.segment_bytes(DIM, 16, PER_COLLECTION, PER_COLLECTION)
+SEGMENT_BYTES = memory.segment_bytes(DIM, 16, PER_COLLECTION)
 BUDGET = 3 * SEGMENT_BYTES + 500_000
 
 

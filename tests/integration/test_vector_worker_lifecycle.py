@@ -18,7 +18,7 @@ from test_vector_worker import (DIM, TIMEOUT, Collection, Process, assert_oracle
 from vector_worker import memory
 
 # Segments of 300 x 16 have capacity 1024: ~3.1 MB each; the budget holds two.
-SEGMENT_BYTES = memory.segment_bytes(DIM, 16, 1024, 300)
+SEGMENT_BYTES = memory.segment_bytes(DIM, 16, 1024)
 BUDGET = 2 * SEGMENT_BYTES + 500_000
 
 

@@ -177,5 +177,5 @@ def test_cache_state_machine(cluster, tmp_path):
 
 def test_the_budget_holds_a_few_small_segments_but_not_the_big_one():
     """What the machine relies on: BIG_SIZE overflows the budget, three small ones fit."""
-    assert memory.segment_bytes(DIM, 16, BIG_SIZE, BIG_SIZE) > BUDGET
-    assert 3 * memory.segment_bytes(DIM, 16, 1024, 700) <= BUDGET
+    assert memory.segment_bytes(DIM, 16, BIG_SIZE) > BUDGET
+    assert 3 * memory.segment_bytes(DIM, 16, 1024) <= BUDGET

@@ -23,7 +23,7 @@ from vector_worker.segment_cache import SegmentCache
 
 DIM = 8
 # Each saved segment below: capacity 1024 -> memory.segment_bytes ~= 3.07 MB.
-SEGMENT_BYTES = memory.segment_bytes(DIM, 16, 1024, 100)
+SEGMENT_BYTES = memory.segment_bytes(DIM, 16, 1024)
 
 
 def closed_address() -> str:
@@ -88,7 +88,7 @@ def test_a_segment_larger_than_the_budget_is_served_alone_with_a_warning(tmp_pat
         segment = cache.get(big, 0)
     assert cache.loaded() == ["seg-big"]
     assert segment.search(np.zeros((1, DIM), np.float32), 3)[0][0].size == 3
-    size = memory.segment_bytes(DIM, 16, 3000, 3000)
+    size = memory.segment_bytes(DIM, 16, 3000)
     assert f"segment seg-big needs {size} bytes" in caplog.text
     assert f"memory budget of {budget} bytes" in caplog.text
     cache.get(small, 0)  # and it goes when something else is needed
