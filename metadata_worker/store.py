@@ -11,7 +11,6 @@ functions taking a connection; callers pass them to `Store.read` / `Store.write`
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import logging
 import os
@@ -24,18 +23,16 @@ from typing import Callable, Iterator, TypeVar
 from segmentdb import errors
 
 from metadata_worker import migrate
+# Re-exported: the lock lives in its own module so `segmentdb serve` can check it without
+# importing sqlite3 and grpc.
+from metadata_worker.folder_lock import (  # noqa: F401
+    DB_FILENAME, LOCK_SUFFIX, FolderLock, FolderLockedError)
 
 log = logging.getLogger(__name__)
 
-DB_FILENAME = "chroma.sqlite3"
-LOCK_SUFFIX = ".lock"
 BUSY_TIMEOUT_MS = 30_000
 
 T = TypeVar("T")
-
-
-class FolderLockedError(RuntimeError):
-    """Another metadata worker already owns this data folder."""
 
 
 # SQLite's primary result codes for "no space": SQLITE_FULL (ENOSPC) and SQLITE_IOERR, which
@@ -94,39 +91,6 @@ def connect(db_path: str | Path, cache_kib: int | None = None,
         conn.execute(f"PRAGMA mmap_size = {int(mmap_bytes)}")
     conn.create_function("regexp", 2, _regexp, deterministic=True)
     return conn
-
-
-class FolderLock:
-    """An exclusive flock on `<data>/chroma.sqlite3.lock`, held while the worker runs."""
-
-    def __init__(self, db_path: Path):
-        self.path = Path(f"{db_path}{LOCK_SUFFIX}")
-        self._fh = None
-
-    def acquire(self) -> None:
-        fh = open(self.path, "a+")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "unknown"
-            fh.close()
-            raise FolderLockedError(
-                f"another metadata worker (pid {holder}) is already using "
-                f"{self.path.parent}: its lock {self.path} is held. Stop that worker or "
-                "pass a different --path; only one metadata worker may own a data folder."
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        self._fh = fh
-
-    def release(self) -> None:
-        if self._fh is not None:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
 
 
 class Store:

@@ -122,7 +122,7 @@ def _add_serve(commands) -> None:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from segmentdb.serving import configure_logging
+    from segmentdb.startup import configure_logging
     from segmentdb.supervisor import ServeConfig, serve
     from segmentdb.units import parse_size
 

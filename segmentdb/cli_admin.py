@@ -12,7 +12,6 @@ import json
 import os
 from typing import Any, Callable
 
-from segmentdb import errors
 
 DEFAULT_TARGET = "localhost:50051"
 # Statistics are read from memory; pin may load a segment. Reindex has no deadline: a large
@@ -76,6 +75,9 @@ def _scope_flags(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run one of the commands; SegmentDBErrors propagate to cli.main."""
+    # Imported here, not at the top: `segmentdb serve` parses its command line through this
+    # module's parsers and must not pay for grpc before it starts its children.
+    from segmentdb import errors
     from segmentdb.client import Client
 
     timeout = {"stats": STATS_TIMEOUT_SECONDS, "pin": PIN_TIMEOUT_SECONDS,

@@ -18,6 +18,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from segmentdb import errors
+# Re-exported: the processes' start-up helpers live where the supervisor can import them
+# without grpc.
+from segmentdb.startup import configure_logging, write_port_file  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -153,16 +156,6 @@ def build_server(
     return served
 
 
-def write_port_file(path: str | None, port: int) -> None:
-    """Tell a supervisor which port we bound (written atomically, after start)."""
-    if not path:
-        return
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as fh:
-        json.dump({"port": port, "pid": os.getpid()}, fh)
-    os.replace(tmp, path)
-
-
 def wait_for_signal(served: Served, on_stop: Callable[[], None], grace: float = 5.0) -> None:
     """Block until SIGTERM/SIGINT, then: NOT_SERVING, drain, stop, `on_stop()`."""
     stop = threading.Event()
@@ -210,10 +203,3 @@ def downstream_timeout(context: grpc.ServicerContext | None, before: str) -> flo
         raise errors.DeadlineExceededError(
             f"the request's deadline expired before {before}; retry with a longer timeout")
     return remaining
-
-
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
-    )

@@ -10,8 +10,8 @@ state, so searches are serialized too).
 
 Next to the index the segment keeps a VectorMirror: a float32 copy of the vectors in label
 order (vector_mirror.py). It says which labels are live and serves exact search: a segment
-of at most EXACT_SEARCH_MAX live vectors, or a filtered search whose live candidates hold at
-most EXACT_FILTERED_VALUES floats, is brute-forced on the mirror (float32 BLAS to shortlist,
+of at most EXACT_SEARCH_MAX live vectors, or a filtered search whose candidates are few or
+a small fraction of the segment (FILTERED_HNSW_EQUIVALENT), is brute-forced on the mirror (float32 BLAS to shortlist,
 float64 to rank the shortlist); anything larger goes to HNSW with ef = max(ef_search, k)
 (with hnswlib's filter when filtered). Results come nearest first, ties broken by label;
 k beyond the candidates gives fewer results, never an error.
@@ -34,17 +34,23 @@ from vector_worker.convert import SegmentParams
 log = logging.getLogger(__name__)
 
 EXACT_SEARCH_MAX = 4096
-# A filtered search brute-forces its live candidates while candidates x dimension is at most
-# this (12,288 candidates at d=384), and uses HNSW with hnswlib's filter above. Exact cost
-# grows with candidates x dimension (gathering the rows is memory-bound); HNSW with a Python
-# filter callback costs more the sparser the filter. Measured with segment.search on 100k x
-# 384 (embedding-like vectors, M=16, ef=100, one query, p50 ms, 2-CPU VM shared with other
-# jobs), exact | HNSW+filter:
-#    1% (1k)   0.24 | 17.9     2% (2k)   0.46 | 12.2     5% (5k)  1.75 | 6.85
-#   10% (10k)  3.66 |  4.56   15% (15k)  5.29 |  4.01   20% (20k) 6.91 | 3.92
-#   25% (25k)  8.50 |  3.69   50% (50k) 16.0  |  4.37
-# Crossover ~12k candidates at d=384; below it exact also has recall 1.0.
-EXACT_FILTERED_VALUES = 12288 * 384
+# A filtered search is exact (brute force over its live candidates) or HNSW with hnswlib's
+# filter callback, whichever is cheaper. Exact costs ~ candidates x dimension. hnswlib's
+# filtered search visits ~ 1/selectivity times the nodes of an unfiltered one, each through
+# a Python callback (also ~ dimension): it costs about what an exact scan of
+# FILTERED_HNSW_EQUIVALENT x live / candidates candidates costs, at ef 100. So exact wins
+# below sqrt(FILTERED_HNSW_EQUIVALENT x live x ef / 100) candidates: ~8.4k of 100k, ~26k of
+# 1M. Measured with Segment._exact / _hnsw on 100k x 384 clustered vectors (M 16, ef 100,
+# one query, random allowed sets, the bool-mask filter below, p50 ms; a shared 2-CPU VM),
+# exact | HNSW+filter:
+#    1% (1k)   0.78 | 23.8     2% (2k)   0.95 | 12.0     5% (5k)  1.93 | 5.49
+#   10% (10k)  3.66 |  1.64   20% (20k)  7.04 |  1.27
+# i.e. an HNSW search costs an exact scan of 300-710 x live / candidates rows at 1-10%.
+# (Until issue 4's second pass a fixed 12,288 candidates at d=384 decided: right at 100k,
+# wrong for larger and smaller segments.) At most EXACT_FILTERED_VALUES (candidates x
+# dimension) is cheap whatever the segment's size: always exact, recall 1.0.
+EXACT_FILTERED_VALUES = 4096 * 384
+FILTERED_HNSW_EQUIVALENT = 700
 # First capacity of a new index; it grows by resize_factor when full.
 INITIAL_CAPACITY = 1024
 # Floats per block of gathered candidate rows (~1 MiB: stays in cache; 512-1024 rows at
@@ -88,6 +94,10 @@ class Segment:
             index, params.dimension,
             np.fromiter(self._deleted, dtype=np.int64, count=len(self._deleted)),
             cosine=params.space == "cosine", saved_file=saved_file)
+        # The largest label the index has ever held (live or deleted): a filter mask must
+        # answer for every label hnswlib may visit.
+        self._top_label = max(int(self._mirror.labels[-1]) if self._mirror.row_count else -1,
+                              max(self._deleted, default=-1))
         self.applied_sequence = applied_sequence
         # The applied_sequence of the last save in the segment's folder (0: never saved).
         self.persisted_sequence = 0
@@ -235,6 +245,7 @@ class Segment:
         self._index.add_items(np.ascontiguousarray(vectors), labels,
                               num_threads=self.params.num_threads)
         self._mirror.upsert(labels, vectors)
+        self._top_label = max(self._top_label, int(labels.max()))
         if self._deleted:
             self._deleted.difference_update(labels.tolist())
         self.dirty += len(labels)
@@ -282,10 +293,17 @@ class Segment:
             if count == 0 or n == 0:
                 return [_empty_result() for _ in range(n)]
             k = min(k, count)
-            if live <= EXACT_SEARCH_MAX or (
-                    rows is not None and count * self.params.dimension <= EXACT_FILTERED_VALUES):
+            if live <= EXACT_SEARCH_MAX or (rows is not None and self._filter_is_exact(
+                    count, live, max(self.params.ef_search, k))):
                 return self._exact(queries, k, self._mirror.live_rows() if rows is None else rows)
             return self._hnsw(queries, k, rows)
+
+    def _filter_is_exact(self, candidates: int, live: int, ef: int) -> bool:
+        """Brute force for a filtered search of `candidates` of `live` labels (see
+        FILTERED_HNSW_EQUIVALENT)."""
+        if candidates * self.params.dimension <= EXACT_FILTERED_VALUES:
+            return True
+        return candidates * candidates <= FILTERED_HNSW_EQUIVALENT * live * ef / 100
 
     def _exact(self, queries: np.ndarray, k: int, rows: np.ndarray) -> list[Result]:
         """Brute force over the mirror's `rows`: float32 BLAS shortlists, per query, every
@@ -343,7 +361,7 @@ class Segment:
         self._index.set_ef(ef)
         # A Python filter runs under the GIL for every visited node: more threads only
         # contend for it (measured 4x slower with 2 threads), so filtered search uses one.
-        flt = None if rows is None else set(self._mirror.labels[rows].tolist()).__contains__
+        flt = None if rows is None else _label_filter(self._mirror.labels[rows], self._top_label)
         threads = self.params.num_threads if flt is None else 1
         try:
             labels, dists = self._index.knn_query(queries, k=k, num_threads=threads, filter=flt)
@@ -372,6 +390,26 @@ class Segment:
             return self._exact(query, k, self._mirror.live_rows() if rows is None else rows)[0]
         finally:
             self._index.set_ef(ef)
+
+
+# Largest label for which a filter is a bool mask indexed by label (1 byte per label; big
+# masks are mapped lazily by np.zeros, so only the touched pages cost). Beyond it, a set.
+LABEL_MASK_MAX = 1 << 26
+
+
+def _label_filter(allowed: np.ndarray, top_label: int):
+    """The callable hnswlib asks about each label it visits: True for `allowed`.
+
+    A bool mask's bound __getitem__ answers without a Python frame, and building it takes
+    ~20 us for 10k labels where set(labels.tolist()) took 0.58 ms — a third of a 10%-filter
+    search at 100k (measured: 10% filter, 100k x 384, p50 1.72 ms with a set, 0.96 ms with
+    the mask). The mask spans every label the index has held (`top_label`), so no label
+    hnswlib passes can fall outside it."""
+    if top_label >= LABEL_MASK_MAX:
+        return set(allowed.tolist()).__contains__
+    mask = np.zeros(top_label + 1, dtype=bool)
+    mask[allowed] = True
+    return mask.__getitem__
 
 
 _thread_scratch = threading.local()

@@ -371,19 +371,27 @@ def _from_file(path: str, index, dimension: int, known: np.ndarray, live: np.nda
             # hnswlib's record order is insertion order (interleaved across threads within
             # a batch), not label order: each live record goes to its label's row.
             filled = 0
+            # One read buffer for every chunk: a fresh ~7 MB array per chunk was a fresh
+            # mapping (the worker's mmap threshold) faulted in page by page.
+            buffer = np.empty(min(_FILE_CHUNK_ROWS, count) * row_bytes, dtype=np.uint8)
             for start in range(0, count, _FILE_CHUNK_ROWS):
                 rows = min(_FILE_CHUNK_ROWS, count - start)
-                raw = np.fromfile(fh, dtype=np.uint8, count=rows * row_bytes)
-                if raw.size != rows * row_bytes:
+                raw = buffer[:rows * row_bytes]
+                if fh.readinto(memoryview(raw)) != rows * row_bytes:
                     return None
                 records = raw.reshape(rows, row_bytes)
-                labels = np.ascontiguousarray(records[:, label_at:label_at + 8]).view(
+                labels = records[:, label_at:label_at + 8].copy().view(
                     "<u8").reshape(rows).astype(np.int64)
                 at = np.minimum(np.searchsorted(live, labels), len(live) - 1)
                 keep = live[at] == labels
-                mirror._vectors[at[keep]] = np.ascontiguousarray(
-                    records[keep, vector_at:vector_at + 4 * dimension]).view("<f4")
-                filled += int(keep.sum())
+                # The vectors as a strided view of the records (no copy of the chunk).
+                vectors = records[:, vector_at:vector_at + 4 * dimension].view("<f4")
+                if keep.all():  # no deleted labels in this chunk: the usual case
+                    mirror._vectors[at] = vectors
+                    filled += rows
+                else:
+                    mirror._vectors[at[keep]] = vectors[keep]
+                    filled += int(keep.sum())
     except (OSError, ValueError, struct.error):
         return None
     if filled != len(live):  # labels are unique in an index: each live row written once

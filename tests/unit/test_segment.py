@@ -86,9 +86,10 @@ def test_filtered_exact_search_in_a_large_segment(space):
 @pytest.fixture()
 def hnsw_for_filters(monkeypatch):
     """Send every filtered search above EXACT_SEARCH_MAX candidates to HNSW + filter (the
-    real threshold, EXACT_FILTERED_VALUES, is sized for d=384 and would brute-force these
-    small-dimension test segments)."""
+    real cost rule, EXACT_FILTERED_VALUES and FILTERED_HNSW_EQUIVALENT, would brute-force
+    these small test segments)."""
     monkeypatch.setattr(segment_module, "EXACT_FILTERED_VALUES", 0)
+    monkeypatch.setattr(segment_module, "FILTERED_HNSW_EQUIVALENT", 0)
 
 
 def recall(results, expected) -> float:
@@ -121,6 +122,7 @@ def test_filtered_search_recall_on_both_paths(big_segment, monkeypatch, path):
     assert len(allowed) > EXACT_SEARCH_MAX
     monkeypatch.setattr(segment_module, "EXACT_FILTERED_VALUES",
                         0 if path == "hnsw" else len(allowed) * 32)
+    monkeypatch.setattr(segment_module, "FILTERED_HNSW_EQUIVALENT", 0)
     results = segment.search(queries, 10, allowed_labels=allowed)
     allowed_set = set(allowed.tolist())
     for result_labels, _ in results:
@@ -411,3 +413,36 @@ def test_loaded_segment_mirrors_its_saved_vectors_and_answers_filters_alike(tmp_
                 results, loaded.search(queries, 10, allowed)):
             np.testing.assert_array_equal(a_labels, b_labels)
             np.testing.assert_allclose(a_dists, b_dists, rtol=1e-5, atol=1e-6)
+
+
+def test_filtered_search_chooses_by_cost_not_by_candidate_count():
+    """Exact for few candidates or a small fraction of the segment, HNSW + filter for a
+    large fraction: the same 10k candidates are exact in a 1M segment, HNSW in a 50k one."""
+    segment = Segment.create(params(384))
+    assert segment._filter_is_exact(4096, 10_000_000, 100)  # few: always exact
+    assert segment._filter_is_exact(10_000, 1_000_000, 100)  # 1%: HNSW would wander
+    assert not segment._filter_is_exact(10_000, 50_000, 100)  # 20%: HNSW is cheaper
+    assert not segment._filter_is_exact(10_000, 100_000, 100)  # 10% of 100k (measured)
+    assert segment._filter_is_exact(10_000, 100_000, 400)  # a wider ef costs HNSW more
+
+
+def test_hnsw_filter_answers_for_labels_beyond_the_allowed_ones(hnsw_for_filters, tmp_path):
+    """The filter mask spans every label the index has held — live ones above the allowed
+    set and deleted ones above everything — including after a save and load (the largest
+    label then comes from the loaded index)."""
+    from vector_worker import segment_files
+
+    rng = np.random.default_rng(11)
+    n = EXACT_SEARCH_MAX + 2000
+    vectors = rng.standard_normal((n, 8)).astype(np.float32)
+    labels = np.arange(10, n + 10)
+    segment = Segment.create(params(8))
+    segment.apply(labels, vectors)
+    segment.apply(delete_labels=labels[-500:])  # the largest labels: deleted
+    allowed = labels[:3000]  # the smallest: every other visited label is beyond them
+    segment_files.save(tmp_path, segment)
+    loaded = segment_files.load(tmp_path, params(8))
+    for searched in (segment, loaded):
+        results = searched.search(vectors[:20], 10, allowed_labels=allowed)
+        for found, _ in results:
+            assert len(found) == 10 and set(found.tolist()) <= set(allowed.tolist())

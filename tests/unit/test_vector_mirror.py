@@ -146,6 +146,31 @@ def test_from_index_slices_the_stored_vectors_out_of_hnswlib(space, caplog):
     np.testing.assert_array_equal(mirror.vectors, index.get_items(live, return_type="numpy"))
 
 
+@pytest.mark.parametrize("chunk_rows", [7, 64, 4096])
+def test_from_saved_file_reads_every_chunk_with_deletions(tmp_path, monkeypatch, chunk_rows):
+    """The saved-file reader: chunks that end mid-way, chunks with and without deleted
+    labels, records out of label order, all land on their label's row."""
+    monkeypatch.setattr(vector_mirror, "_FILE_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(vector_mirror, "_from_state", None)  # the file reader must answer
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((300, 8)).astype(np.float32)
+    labels = rng.permutation(np.arange(50, 350))
+    index = hnswlib.Index(space="l2", dim=8)
+    index.init_index(max_elements=400, M=8)
+    index.add_items(vectors, labels)
+    deleted = np.sort(labels[100:130])  # a run of deleted labels: some chunks all-live
+    for label in deleted.tolist():
+        index.mark_deleted(label)
+    path = tmp_path / "index.bin"
+    index.save_index(str(path))
+    loaded = hnswlib.Index(space="l2", dim=8)
+    loaded.load_index(str(path), max_elements=400)
+    mirror = vector_mirror.from_index(loaded, 8, deleted, cosine=False, saved_file=str(path))
+    live = np.sort(np.setdiff1d(labels, deleted))
+    np.testing.assert_array_equal(mirror.live_labels(), live)
+    np.testing.assert_array_equal(mirror.vectors, index.get_items(live, return_type="numpy"))
+
+
 def test_from_index_falls_back_to_get_items_when_the_layout_disagrees(monkeypatch, caplog):
     """Another hnswlib version: labels that don't match what the index lists mean the
     layout is not understood; the mirror still comes out right (and one WARNING says why)."""

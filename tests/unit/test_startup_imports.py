@@ -1,0 +1,47 @@
+"""Cold start: `segmentdb serve` starts its children before importing grpc or numpy, and
+the SDK's names still come from `import segmentdb` (imported on first use)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ["grpc", "numpy", "google.protobuf", "sqlite3", "hnswlib", "segmentdb.client"]
+
+
+def _modules_after(code: str) -> list[str]:
+    probe = code + f"\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_serve_reaches_its_children_without_heavy_imports(tmp_path):
+    # Everything serve runs before spawning: the CLI parser, the folder-lock check and the
+    # memory budget (segmentdb/supervisor.py: serve, check_folder_not_served,
+    # vector_worker_budget).
+    loaded = _modules_after(f"""
+from segmentdb import cli, supervisor
+args = cli.build_parser().parse_args(["serve", "--path", {str(tmp_path)!r}])
+config = supervisor.ServeConfig(path=args.path)
+supervisor.check_folder_not_served(args.path)
+supervisor.vector_worker_budget(config)
+""")
+    assert loaded == []
+
+
+def test_sdk_names_resolve_on_first_use():
+    loaded = _modules_after("import segmentdb")
+    assert loaded == []
+    import segmentdb
+    from segmentdb import Client, NotFoundError, PersistentClient  # noqa: F401
+
+    assert segmentdb.Client is Client
+    assert segmentdb.errors.NotFoundError is NotFoundError
+    assert "Collection" in dir(segmentdb)
+    try:
+        segmentdb.NoSuchThing  # noqa: B018
+    except AttributeError as exc:
+        assert "NoSuchThing" in str(exc)
+    else:
+        raise AssertionError("an unknown name must raise AttributeError")
