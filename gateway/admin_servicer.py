@@ -75,7 +75,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
             )
         address, _ = self._workers.call_vector(
             prepared.segment.segment_id,
-            lambda stub: stub.PinSegment.future(
+            lambda stub: stub.PinSegment(
                 vector_service_pb2.PinSegmentRequest(segment=prepared.segment,
                                                      min_sequence=prepared.log_sequence),
                 timeout=timeout_from(context)),
@@ -128,7 +128,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
             return done  # never held a vector: there is no index to build
         address, rebuilt = self._workers.call_vector(
             prepared.segment.segment_id,
-            lambda stub: stub.RebuildSegment.future(
+            lambda stub: stub.RebuildSegment(
                 vector_service_pb2.RebuildSegmentRequest(segment=prepared.segment),
                 timeout=timeout_from(context)),
         )

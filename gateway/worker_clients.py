@@ -8,10 +8,11 @@ marked down (gateway.worker_health). A worker is marked down and the call moves 
 next one when
 - the call fails at the transport (UNAVAILABLE that the worker did not itself answer:
   killed, restarting, unreachable), or
-- the worker stops answering health checks while the call is pending (hung, SIGSTOPped).
+- the worker stops answering health checks while the call is pending (hung, SIGSTOPped;
+  gateway.hang_watch ends such calls by replacing the worker's channel).
 The pending call is never cut short by a fixed per-attempt timeout: a cold load or rebuild
 of a large segment may take many seconds, and the worker keeps answering health checks from
-another thread meanwhile. The next worker loads (or rebuilds) the segment from the shared
+another thread meanwhile. Calls are blocking, not futures (hang_watch says why). The next worker loads (or rebuilds) the segment from the shared
 folder / SQLite, so a dead worker costs latency, not data; when the worker answers SERVING
 again the background prober marks it up and its segments go back to it.
 """
@@ -27,13 +28,10 @@ from grpc_status import rpc_status
 from gateway.routing import rank_workers
 from gateway.segment_specs import SegmentSpecs
 from gateway.write_hints import WriteHints
-from gateway.worker_health import WorkerHealth, WorkerHungError, wait_guarded
+from gateway.hang_watch import HangWatch, WorkerChannel
+from gateway.worker_health import WorkerHealth
 from segmentdb import errors, serving
-from segmentdb.internal.v1 import (
-    metadata_service_pb2_grpc,
-    vector_service_pb2,
-    vector_service_pb2_grpc,
-)
+from segmentdb.internal.v1 import metadata_service_pb2_grpc, vector_service_pb2
 
 log = logging.getLogger(__name__)
 
@@ -67,33 +65,31 @@ class WorkerClients:
         self.vector_worker_addresses = tuple(vector_worker_addresses)
         self._metadata_channel = serving.channel(metadata_address, max_message_bytes)
         self.metadata = metadata_service_pb2_grpc.MetadataServiceStub(self._metadata_channel)
-        self._vector_channels = {
-            address: grpc.insecure_channel(
-                address, options=serving.message_options(max_message_bytes) + _RECONNECT_OPTIONS)
-            for address in self.vector_worker_addresses
-        }
-        self._vector_stubs = {
-            address: vector_service_pb2_grpc.VectorServiceStub(channel)
-            for address, channel in self._vector_channels.items()
-        }
-        self.health = WorkerHealth(self._vector_channels)
+        options = serving.message_options(max_message_bytes) + _RECONNECT_OPTIONS
+        self._vector_channels = {address: WorkerChannel(address, options)
+                                 for address in self.vector_worker_addresses}
+        # Health checks get channels of their own: a hung worker's call channel is replaced
+        # (hang_watch), these stay. gRPC shares the connection underneath.
+        self._health_channels = {address: grpc.insecure_channel(address, options=options)
+                                 for address in self.vector_worker_addresses}
+        self.health = WorkerHealth(self._health_channels)
+        self._hang_watch = HangWatch(self._vector_channels, self.health.alive,
+                                     self.health.mark_down, period=LIVENESS_PERIOD_SECONDS,
+                                     failed_allowed=FAILED_CHECKS_BEFORE_HUNG)
         # What this gateway last learned of each collection's segment (two-hop queries).
         self.specs = SegmentSpecs()
         self.write_hints = WriteHints(self)
 
-    def vector(self, address: str) -> vector_service_pb2_grpc.VectorServiceStub:
-        return self._vector_stubs[address]
+    def vector(self, address: str):
+        """The worker's VectorServiceStub, for calls that need no failover."""
+        return self._vector_channels[address].stub
 
     def route(self, segment_id: str) -> list[str]:
         """Workers in the order they should serve `segment_id`: rendezvous, up ones first."""
         return self.health.order(rank_workers(segment_id, self.vector_worker_addresses))
 
-    def call_vector(
-        self,
-        segment_id: str,
-        start: Callable[[vector_service_pb2_grpc.VectorServiceStub], grpc.Future],
-    ) -> tuple[str, T]:
-        """Run `start(stub)` (which returns the call's future) on the segment's worker.
+    def call_vector(self, segment_id: str, call: Callable[..., T]) -> tuple[str, T]:
+        """Run `call(stub)` (a blocking call) on the segment's worker.
 
         Returns (worker address, response). Fails over as the module docstring says; any
         other error propagates unchanged (the interceptor keeps its class and code).
@@ -101,21 +97,18 @@ class WorkerClients:
         tried: list[str] = []
         last_error = "no workers configured"
         for address in self.route(segment_id):
-            future = start(self._vector_stubs[address])
-            try:
-                wait_guarded(future, lambda: self.health.alive(address),
-                             probe_after=LIVENESS_PERIOD_SECONDS,
-                             failed_probes_allowed=FAILED_CHECKS_BEFORE_HUNG)
-                return address, future.result()
-            except WorkerHungError as hung:
-                reason = f"hung: {hung}"
-                self.health.mark_down(address, reason)
-            except grpc.RpcError as err:
-                if err.code() != grpc.StatusCode.UNAVAILABLE:
-                    raise
-                reason = f"UNAVAILABLE: {err.details()}"
-                if not _answered_by_worker(err):
-                    self.health.mark_down(address, reason)
+            with self._vector_channels[address].call() as pending:
+                try:
+                    return address, call(pending.stub)
+                except grpc.RpcError as err:
+                    if pending.hung():  # the hang watch has marked the worker down
+                        reason = "hung: it stopped answering health checks during the call"
+                    elif err.code() != grpc.StatusCode.UNAVAILABLE:
+                        raise
+                    else:
+                        reason = f"UNAVAILABLE: {err.details()}"
+                        if not _answered_by_worker(err):
+                            self.health.mark_down(address, reason)
             log.warning("vector worker %s failed for segment %s (%s); trying the next worker",
                         address, segment_id, reason)
             tried.append(address)
@@ -129,7 +122,7 @@ class WorkerClients:
                context: grpc.ServicerContext | None) -> vector_service_pb2.SearchResponse:
         _address, response = self.call_vector(
             request.segment.segment_id,
-            lambda stub: stub.Search.future(request, timeout=timeout_from(context)),
+            lambda stub: stub.Search(request, timeout=timeout_from(context)),
         )
         return response
 
@@ -141,17 +134,18 @@ class WorkerClients:
         """
         for segment_id in segment_ids:
             request = vector_service_pb2.DropSegmentRequest(segment_id=segment_id)
-            for address, stub in self._vector_stubs.items():
+            for address, worker in self._vector_channels.items():
                 try:
-                    stub.DropSegment(request, timeout=DROP_SEGMENT_TIMEOUT_SECONDS)
+                    worker.stub.DropSegment(request, timeout=DROP_SEGMENT_TIMEOUT_SECONDS)
                 except grpc.RpcError as err:
                     log.warning("DropSegment %s on vector worker %s failed (%s: %s); its "
                                 "folder stays until removed by hand or reindex",
                                 segment_id, address, err.code(), err.details())
 
     def close(self) -> None:
+        self._hang_watch.close()
         self.health.close()
-        for channel in self._vector_channels.values():
+        for channel in [*self._vector_channels.values(), *self._health_channels.values()]:
             channel.close()
         self._metadata_channel.close()
 

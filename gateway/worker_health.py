@@ -2,7 +2,7 @@
 
 A worker is marked down when a call to it fails at the transport (UNAVAILABLE without an
 answer from the worker) or when it stops answering health checks while a call is pending
-(a hung process, e.g. SIGSTOPped). Calls skip down workers: the segment goes to the next
+(a hung process, e.g. SIGSTOPped: gateway.hang_watch). Calls skip down workers: the segment goes to the next
 worker in rendezvous order. A background thread health-checks each down worker every
 `PROBE_INTERVAL_SECONDS` and marks it up again when it answers SERVING, so ownership goes
 back to it by itself.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable, Sequence
+from typing import Sequence
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -116,33 +116,3 @@ class WorkerHealth:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=PROBE_TIMEOUT_SECONDS + 1)
-
-
-def wait_guarded(future: grpc.Future, alive: Callable[[], bool], *,
-                 probe_after: float, failed_probes_allowed: int) -> None:
-    """Wait for `future` to finish; cancel it if the worker stops answering health checks.
-
-    The first check happens `probe_after` seconds into the call (most calls finish before
-    that and cost no check); then one per `probe_after`. After `failed_probes_allowed`
-    consecutive unanswered checks the call is cancelled and WorkerHungError raised.
-    """
-    failed = 0
-    while True:
-        try:
-            future.result(timeout=probe_after)
-            return
-        except grpc.FutureTimeoutError:
-            pass
-        except grpc.RpcError:
-            return  # finished with an error; the caller reads it from the future
-        if alive():
-            failed = 0
-            continue
-        failed += 1
-        if failed >= failed_probes_allowed and not future.done():
-            future.cancel()
-            raise WorkerHungError(f"no answer to {failed} health checks while the call was pending")
-
-
-class WorkerHungError(Exception):
-    """A worker stopped answering while a call to it was pending (internal to the gateway)."""

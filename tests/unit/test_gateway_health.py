@@ -1,4 +1,5 @@
-"""The gateway's view of vector-worker health, against real in-process gRPC servers.
+"""The gateway's view of vector-worker health and its hang watch, against real in-process
+gRPC servers.
 
 A tiny server with a "Wait" method (sleeps as long as asked) and, optionally, grpc.health.v1
 stands in for a worker: with health it is a busy-but-alive worker; without health it is a
@@ -15,12 +16,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from gateway.worker_health import (
-    PROBE_INTERVAL_SECONDS,
-    WorkerHealth,
-    WorkerHungError,
-    wait_guarded,
-)
+from gateway.hang_watch import HangWatch, WorkerChannel
+from gateway.worker_health import PROBE_INTERVAL_SECONDS, WorkerHealth
 
 WAIT_METHOD = "/test.Sleeper/Wait"
 
@@ -98,50 +95,70 @@ def test_a_down_worker_is_marked_up_once_it_answers_serving(worker):
         channel.close()
 
 
+class Watched:
+    """A WorkerChannel to `address` under a HangWatch (period 0.5 s, 2 failed checks), with
+    health checks over a channel of its own, as the gateway wires them."""
+
+    def __init__(self, address: str):
+        self.worker = WorkerChannel(address, [])
+        self.health_channel = grpc.insecure_channel(address)
+        self.tracker = WorkerHealth({address: self.health_channel})
+        self.hung_reports: list[str] = []
+        self.watch = HangWatch({address: self.worker}, self.tracker.alive,
+                               lambda _address, why: self.hung_reports.append(why),
+                               period=0.5, failed_allowed=2)
+
+    def wait(self, seconds: str) -> tuple[bytes | None, grpc.RpcError | None, bool]:
+        """A blocking Wait call through the watched channel: (answer, error, hung?)."""
+        with self.worker.call() as pending:
+            try:
+                return _wait_call(pending.channel)(seconds.encode()), None, pending.hung()
+            except grpc.RpcError as err:
+                return None, err, pending.hung()
+
+    def close(self) -> None:
+        self.watch.close()
+        self.tracker.close()
+        self.worker.close()
+        self.health_channel.close()
+
+
 def test_a_slow_call_on_a_live_worker_is_not_cut_short(worker):
-    channel = grpc.insecure_channel(worker.address)
-    tracker = WorkerHealth({worker.address: channel})
+    watched = Watched(worker.address)
     try:
-        future = _wait_call(channel).future(b"2.5")
-        wait_guarded(future, lambda: tracker.alive(worker.address), probe_after=0.5,
-                     failed_probes_allowed=2)
-        assert future.result() == b"done"
+        answer, error, hung = watched.wait("2.5")  # five watch periods, health answering
+        assert (answer, error, hung) == (b"done", None, False)
+        assert watched.hung_reports == []
     finally:
-        tracker.close()
-        channel.close()
+        watched.close()
 
 
-def test_a_call_on_a_hung_worker_is_cancelled_after_failed_checks():
-    hung = FakeWorker(with_health=False)  # health never answers SERVING
-    channel = grpc.insecure_channel(hung.address)
-    tracker = WorkerHealth({hung.address: channel})
+def test_a_call_on_a_hung_worker_is_ended_after_failed_checks():
+    hung_worker = FakeWorker(with_health=False)  # health never answers SERVING
+    watched = Watched(hung_worker.address)
     try:
-        future = _wait_call(channel).future(b"30")
         started = time.monotonic()
-        with pytest.raises(WorkerHungError):
-            wait_guarded(future, lambda: tracker.alive(hung.address), probe_after=0.5,
-                         failed_probes_allowed=2)
+        answer, error, hung = watched.wait("30")
         assert time.monotonic() - started < 5
-        assert future.cancelled() or future.done()
+        assert answer is None and hung
+        assert error.code() == grpc.StatusCode.CANCELLED
+        assert len(watched.hung_reports) == 1 and "2 health checks" in watched.hung_reports[0]
+        # The replacement channel works: a short call goes through (and is not hung).
+        assert watched.wait("0") == (b"done", None, False)
     finally:
-        tracker.close()
-        channel.close()
-        hung.stop()
+        watched.close()
+        hung_worker.stop()
 
 
 def test_a_failed_call_returns_at_once_for_the_caller_to_read():
-    channel = grpc.insecure_channel("127.0.0.1:1")  # nothing listens there
-    tracker = WorkerHealth({"127.0.0.1:1": channel})
+    watched = Watched("127.0.0.1:1")  # nothing listens there
     try:
-        future = _wait_call(channel).future(b"0")
-        wait_guarded(future, lambda: tracker.alive("127.0.0.1:1"), probe_after=0.5,
-                     failed_probes_allowed=2)
-        with pytest.raises(grpc.RpcError) as info:
-            future.result()
-        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        started = time.monotonic()
+        answer, error, hung = watched.wait("0")
+        assert time.monotonic() - started < 2
+        assert answer is None and not hung and error.code() == grpc.StatusCode.UNAVAILABLE
     finally:
-        tracker.close()
-        channel.close()
+        watched.close()
 
 
 def test_concurrent_liveness_checks_share_one_probe(worker):
