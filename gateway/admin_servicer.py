@@ -6,6 +6,8 @@
 - Pin/Release and Reindex resolve the collection's vector segment with PrepareQuery (no
   filter), then call the worker that routing picks for it (with failover, like a query).
   Release goes to every worker: after a failover the pin may live on another one.
+- Backup relays the metadata worker's StreamSnapshot message by message (nothing is held in
+  the gateway), with the caller's deadline; a caller that cancels cancels it downstream.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import grpc
 
 from gateway import validation
 from gateway.worker_clients import WorkerClients, timeout_from
-from segmentdb import errors
+from segmentdb import backup_manifest, errors
 from segmentdb.internal.v1 import metadata_service_pb2, vector_service_pb2
 from segmentdb.v1 import (
     admin_pb2,
@@ -144,3 +146,20 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         return self._metadata.PrepareQuery(
             metadata_service_pb2.PrepareQueryRequest(collection_id=collection_id),
             timeout=timeout_from(context))
+
+    # ------------------------------------------------------------ backup
+
+    def Backup(self, request, context):
+        chunk_bytes = backup_manifest.chunk_bytes(request.chunk_bytes)
+        upstream = self._metadata.StreamSnapshot(
+            metadata_service_pb2.StreamSnapshotRequest(chunk_bytes=chunk_bytes),
+            timeout=timeout_from(context))
+        context.add_callback(upstream.cancel)  # the caller went away: stop the snapshot too
+        for message in upstream:
+            part = message.WhichOneof("part")
+            if part == "progress":
+                yield admin_service_pb2.BackupResponse(progress=message.progress)
+            elif part == "manifest":
+                yield admin_service_pb2.BackupResponse(manifest=message.manifest)
+            elif part == "chunk":
+                yield admin_service_pb2.BackupResponse(chunk=message.chunk)

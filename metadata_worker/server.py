@@ -13,6 +13,7 @@ import signal
 from segmentdb import serving
 from segmentdb.internal.v1 import metadata_service_pb2, metadata_service_pb2_grpc
 
+from metadata_worker import store_backup
 from metadata_worker.config import Config
 from metadata_worker.servicer import MetadataServicer
 from metadata_worker.store import Store
@@ -26,6 +27,7 @@ def build(config: Config) -> tuple[serving.Served, Store]:
     """Open the store (lock + migrations) and start serving it; returns SERVING."""
     store = Store(config.path)
     try:
+        store_backup.remove_leftovers(store)
         servicer = MetadataServicer(store, log_retention=config.log_retention)
 
         def register(server):

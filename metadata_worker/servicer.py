@@ -22,6 +22,7 @@ from metadata_worker import (
     collection_config, convert, filters, store_checkpoints, store_collections as collections,
     store_log, store_records as records, store_stats,
 )
+from metadata_worker import snapshot_stream
 from metadata_worker.domain import RecordSelection
 from metadata_worker.log_retention import LogRetention
 from metadata_worker.store import Store
@@ -205,6 +206,9 @@ class MetadataServicer(metadata_service_pb2_grpc.MetadataServiceServicer):
     def GetStorageStats(self, request, context):
         return msvc.GetStorageStatsResponse(
             stats=convert.storage_stats_to_proto(store_stats.storage_stats(self.store)))
+
+    def StreamSnapshot(self, request, context):
+        yield from snapshot_stream.stream(self.store, request.chunk_bytes, context.is_active)
 
 
 def _segment_spec(collection) -> segment_pb2.SegmentSpec:

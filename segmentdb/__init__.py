@@ -25,6 +25,7 @@ _EXPORTS = {
     "HttpClient": "segmentdb.client",
     "AdminClient": "segmentdb.client",
     "PersistentClient": "segmentdb.embedded",
+    "restore_backup": "segmentdb.restore",
     "Collection": "segmentdb.collection",
     "GetResult": "segmentdb.types",
     "QueryResult": "segmentdb.types",
@@ -48,6 +49,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     from segmentdb.client import AdminClient, Client, HttpClient
     from segmentdb.collection import Collection
     from segmentdb.embedded import PersistentClient
+    from segmentdb.restore import restore_backup
     from segmentdb.errors import (AuthenticationError, AuthorizationError,
                                   BatchSizeExceededError, DuplicateIDError,
                                   InvalidArgumentError, InvalidCollectionNameError,

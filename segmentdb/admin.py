@@ -1,7 +1,7 @@
-"""Operating a running service from the SDK: statistics, pin/release, reindex.
+"""Operating a running service from the SDK: statistics, pin/release, reindex, backup.
 
-`Client.stats()`, `Client.reindex()`, `Collection.pin()` and `Collection.release()` call
-these; they turn AdminService protos into plain dicts (JSON-serializable, so the CLI's
+`Client.stats()`, `Client.reindex()`, `Client.backup()`, `Collection.pin()` and
+`Collection.release()` call these; they turn AdminService protos into plain dicts (JSON-serializable, so the CLI's
 `--json` prints them as they are).
 """
 
@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
+import grpc
+
+from segmentdb import backup_writer, errors
 from segmentdb.v1 import admin_service_pb2 as admin_pb, admin_service_pb2_grpc as admin_grpc
 
 if TYPE_CHECKING:
@@ -72,3 +75,21 @@ class Admin:
             request.collection_name = collection
         response = self._client._call(self._stub.ReindexCollections, request, idempotent=True)
         return _as_dict(response)["collections"]
+
+    def backup(self, out: str, force: bool = False, timeout: Optional[float] = None,
+               chunk_bytes: int = 0,
+               on_progress: Optional[backup_writer.Progress] = None) -> dict[str, Any]:
+        """Stream a backup to `out` on this machine (see Client.backup). Not retried: a
+        failed backup writes nothing, so running it again is always safe."""
+        if self._client._closed:
+            raise errors.FailedPreconditionError("this client is closed; create a new one")
+        backup_writer.check_out(out, force)
+        request = admin_pb.BackupRequest(chunk_bytes=chunk_bytes)
+        responses = self._stub.Backup(request, timeout=timeout, metadata=self._client._metadata)
+        try:
+            result = backup_writer.save(responses, out, force=force, on_progress=on_progress)
+        except grpc.RpcError as err:
+            raise self._client._translate(err) from None
+        finally:
+            responses.cancel()  # no-op once the stream has ended; stops it after an error
+        return result.to_json()

@@ -3,6 +3,7 @@
     segmentdb serve --path ./segmentdb_data            # the whole service on one machine
     segmentdb gateway | metadata-worker | vector-worker  # one process (Kubernetes, debugging)
     segmentdb stats | reindex | pin | release            # operate a running service
+    segmentdb backup | restore                           # online backup, verified restore
 
 Errors print as one line on stderr with exit code 1; `--debug` shows the traceback.
 """
@@ -16,7 +17,7 @@ import os
 import sys
 from typing import Optional
 
-from segmentdb import cli_admin
+from segmentdb import cli_admin, cli_backup
 from segmentdb.version import __version__
 
 # Subcommands whose flags belong to another package: `segmentdb gateway ...` calls
@@ -44,6 +45,10 @@ SEGMENTDB_IDLE_TTL and SEGMENTDB_LOG_LEVEL; a flag wins.
   segmentdb serve --path ./segmentdb_data --memory-budget 512MiB --idle-ttl 600"""
 
 
+# Modules adding subcommands: each has EXAMPLES, SUMMARIES, add_commands(subparsers), run(args).
+TOOL_MODULES = (cli_admin, cli_backup)
+
+
 class CommandError(Exception):
     """A user error in the command line: printed as one line, exit 1."""
 
@@ -54,9 +59,10 @@ def _top_level_epilog() -> str:
     for name, (_module, summary, example) in PROCESS_COMMANDS.items():
         lines.append(f"  {name:<16} {summary}")
         lines.append(f"                   e.g. {example}")
-    for name, example in cli_admin.EXAMPLES.items():
-        lines.append(f"  {name:<16} {cli_admin.SUMMARIES[name]}")
-        lines.append(f"                   e.g. {example}")
+    for module in TOOL_MODULES:
+        for name, example in module.EXAMPLES.items():
+            lines.append(f"  {name:<16} {module.SUMMARIES[name]}")
+            lines.append(f"                   e.g. {example}")
     lines.append("\n`segmentdb COMMAND --help` shows a command's flags.")
     return "\n".join(lines)
 
@@ -72,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(commands)
-    cli_admin.add_commands(commands)
+    for module in TOOL_MODULES:
+        module.add_commands(commands)
     for name, (_module, summary, _example) in PROCESS_COMMANDS.items():
         # Placeholders for the listing; the real parsing is the package's own main().
         commands.add_parser(name, help=summary, add_help=False)
@@ -190,8 +197,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "serve":
             return _run_serve(args)
-        if args.command in cli_admin.EXAMPLES:
-            return cli_admin.run(args)
+        for module in TOOL_MODULES:
+            if args.command in module.EXAMPLES:
+                return module.run(args)
         build_parser().print_help(sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -270,6 +270,33 @@ class Client:
             _name(collection)
         return self._admin.reindex(self.tenant, self.database, collection)
 
+    def backup(self, path: str, *, force: bool = False, timeout: Optional[float] = None,
+               on_progress: Optional[Callable[[str, int, int], None]] = None,
+               chunk_bytes: int = 0) -> dict[str, Any]:
+        """Take a consistent backup of the whole service (every tenant and database) while it
+        keeps serving, and write it to `path` on THIS machine: a data folder, or one archive
+        if `path` ends in `.tar`, `.tar.gz` or `.tgz`. `segmentdb serve --path` opens the
+        folder (or the unpacked archive) directly; `segmentdb.restore_backup` verifies and
+        installs it. Index folders are not included: they are rebuilt on first use.
+
+        >>> client = segmentdb.Client("localhost:50051")
+        >>> summary = client.backup("./backups/nightly.tar.gz")
+        >>> summary["manifest"]["log_position"], summary["manifest"]["records"]
+        (120453, 100000)
+
+        Returns `{"path", "format", "bytes", "seconds", "manifest": {...}}`; the manifest
+        (also written as backup-manifest.json) has the snapshot's log position — every write
+        acknowledged with a log sequence up to it is in the backup, none after — schema
+        version, segmentdb version, created_at and each file's size and sha256.
+        `on_progress(phase, done, total)` is called with phase "snapshot" (pages copied on
+        the server) then "download" (bytes received). An existing `path` is refused unless
+        `force`; nothing is written at `path` unless the whole backup arrived intact.
+        `timeout` (seconds) bounds the whole backup; the client's own timeout does not apply.
+        `chunk_bytes`: bytes per streamed message (0 = 1 MiB; 64 KiB to 16 MiB).
+        """
+        return self._admin.backup(path, force=force, timeout=timeout, on_progress=on_progress,
+                                  chunk_bytes=chunk_bytes)
+
     # ------------------------------------------------------------ lifecycle
 
     def close(self) -> None:

@@ -23,33 +23,38 @@ _sym_db = _symbol_database.Default()
 
 
 from segmentdb.v1 import admin_pb2 as segmentdb_dot_v1_dot_admin__pb2
+from segmentdb.v1 import backup_pb2 as segmentdb_dot_v1_dot_backup__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n segmentdb/v1/admin_service.proto\x12\x0csegmentdb.v1\x1a\x18segmentdb/v1/admin.proto\"\x11\n\x0fGetStatsRequest\"k\n\x10GetStatsResponse\x12*\n\x07workers\x18\x01 \x03(\x0b\x32\x19.segmentdb.v1.WorkerStats\x12+\n\x07storage\x18\x02 \x01(\x0b\x32\x1a.segmentdb.v1.StorageStats\"-\n\x14PinCollectionRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\"/\n\x15PinCollectionResponse\x12\x16\n\x0eworker_address\x18\x01 \x01(\t\"1\n\x18ReleaseCollectionRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\"\x1b\n\x19ReleaseCollectionResponse\"o\n\x19ReindexCollectionsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x02 \x01(\t\x12\x1c\n\x0f\x63ollection_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\x12\n\x10_collection_name\"t\n\x13ReindexedCollection\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07records\x18\x03 \x01(\x04\x12\x0f\n\x07seconds\x18\x04 \x01(\x01\x12\x16\n\x0eworker_address\x18\x05 \x01(\t\"T\n\x1aReindexCollectionsResponse\x12\x36\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32!.segmentdb.v1.ReindexedCollection2\x82\x03\n\x0c\x41\x64minService\x12I\n\x08GetStats\x12\x1d.segmentdb.v1.GetStatsRequest\x1a\x1e.segmentdb.v1.GetStatsResponse\x12X\n\rPinCollection\x12\".segmentdb.v1.PinCollectionRequest\x1a#.segmentdb.v1.PinCollectionResponse\x12\x64\n\x11ReleaseCollection\x12&.segmentdb.v1.ReleaseCollectionRequest\x1a\'.segmentdb.v1.ReleaseCollectionResponse\x12g\n\x12ReindexCollections\x12\'.segmentdb.v1.ReindexCollectionsRequest\x1a(.segmentdb.v1.ReindexCollectionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n segmentdb/v1/admin_service.proto\x12\x0csegmentdb.v1\x1a\x18segmentdb/v1/admin.proto\x1a\x19segmentdb/v1/backup.proto\"\x11\n\x0fGetStatsRequest\"k\n\x10GetStatsResponse\x12*\n\x07workers\x18\x01 \x03(\x0b\x32\x19.segmentdb.v1.WorkerStats\x12+\n\x07storage\x18\x02 \x01(\x0b\x32\x1a.segmentdb.v1.StorageStats\"-\n\x14PinCollectionRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\"/\n\x15PinCollectionResponse\x12\x16\n\x0eworker_address\x18\x01 \x01(\t\"1\n\x18ReleaseCollectionRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\"\x1b\n\x19ReleaseCollectionResponse\"o\n\x19ReindexCollectionsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x02 \x01(\t\x12\x1c\n\x0f\x63ollection_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\x12\n\x10_collection_name\"t\n\x13ReindexedCollection\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07records\x18\x03 \x01(\x04\x12\x0f\n\x07seconds\x18\x04 \x01(\x01\x12\x16\n\x0eworker_address\x18\x05 \x01(\t\"T\n\x1aReindexCollectionsResponse\x12\x36\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32!.segmentdb.v1.ReindexedCollection\"$\n\rBackupRequest\x12\x13\n\x0b\x63hunk_bytes\x18\x01 \x01(\r\"\xa8\x01\n\x0e\x42\x61\x63kupResponse\x12\x30\n\x08progress\x18\x01 \x01(\x0b\x32\x1c.segmentdb.v1.BackupProgressH\x00\x12\x30\n\x08manifest\x18\x02 \x01(\x0b\x32\x1c.segmentdb.v1.BackupManifestH\x00\x12*\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x19.segmentdb.v1.BackupChunkH\x00\x42\x06\n\x04part2\xc9\x03\n\x0c\x41\x64minService\x12I\n\x08GetStats\x12\x1d.segmentdb.v1.GetStatsRequest\x1a\x1e.segmentdb.v1.GetStatsResponse\x12X\n\rPinCollection\x12\".segmentdb.v1.PinCollectionRequest\x1a#.segmentdb.v1.PinCollectionResponse\x12\x64\n\x11ReleaseCollection\x12&.segmentdb.v1.ReleaseCollectionRequest\x1a\'.segmentdb.v1.ReleaseCollectionResponse\x12g\n\x12ReindexCollections\x12\'.segmentdb.v1.ReindexCollectionsRequest\x1a(.segmentdb.v1.ReindexCollectionsResponse\x12\x45\n\x06\x42\x61\x63kup\x12\x1b.segmentdb.v1.BackupRequest\x1a\x1c.segmentdb.v1.BackupResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'segmentdb.v1.admin_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETSTATSREQUEST']._serialized_start=76
-  _globals['_GETSTATSREQUEST']._serialized_end=93
-  _globals['_GETSTATSRESPONSE']._serialized_start=95
-  _globals['_GETSTATSRESPONSE']._serialized_end=202
-  _globals['_PINCOLLECTIONREQUEST']._serialized_start=204
-  _globals['_PINCOLLECTIONREQUEST']._serialized_end=249
-  _globals['_PINCOLLECTIONRESPONSE']._serialized_start=251
-  _globals['_PINCOLLECTIONRESPONSE']._serialized_end=298
-  _globals['_RELEASECOLLECTIONREQUEST']._serialized_start=300
-  _globals['_RELEASECOLLECTIONREQUEST']._serialized_end=349
-  _globals['_RELEASECOLLECTIONRESPONSE']._serialized_start=351
-  _globals['_RELEASECOLLECTIONRESPONSE']._serialized_end=378
-  _globals['_REINDEXCOLLECTIONSREQUEST']._serialized_start=380
-  _globals['_REINDEXCOLLECTIONSREQUEST']._serialized_end=491
-  _globals['_REINDEXEDCOLLECTION']._serialized_start=493
-  _globals['_REINDEXEDCOLLECTION']._serialized_end=609
-  _globals['_REINDEXCOLLECTIONSRESPONSE']._serialized_start=611
-  _globals['_REINDEXCOLLECTIONSRESPONSE']._serialized_end=695
-  _globals['_ADMINSERVICE']._serialized_start=698
-  _globals['_ADMINSERVICE']._serialized_end=1084
+  _globals['_GETSTATSREQUEST']._serialized_start=103
+  _globals['_GETSTATSREQUEST']._serialized_end=120
+  _globals['_GETSTATSRESPONSE']._serialized_start=122
+  _globals['_GETSTATSRESPONSE']._serialized_end=229
+  _globals['_PINCOLLECTIONREQUEST']._serialized_start=231
+  _globals['_PINCOLLECTIONREQUEST']._serialized_end=276
+  _globals['_PINCOLLECTIONRESPONSE']._serialized_start=278
+  _globals['_PINCOLLECTIONRESPONSE']._serialized_end=325
+  _globals['_RELEASECOLLECTIONREQUEST']._serialized_start=327
+  _globals['_RELEASECOLLECTIONREQUEST']._serialized_end=376
+  _globals['_RELEASECOLLECTIONRESPONSE']._serialized_start=378
+  _globals['_RELEASECOLLECTIONRESPONSE']._serialized_end=405
+  _globals['_REINDEXCOLLECTIONSREQUEST']._serialized_start=407
+  _globals['_REINDEXCOLLECTIONSREQUEST']._serialized_end=518
+  _globals['_REINDEXEDCOLLECTION']._serialized_start=520
+  _globals['_REINDEXEDCOLLECTION']._serialized_end=636
+  _globals['_REINDEXCOLLECTIONSRESPONSE']._serialized_start=638
+  _globals['_REINDEXCOLLECTIONSRESPONSE']._serialized_end=722
+  _globals['_BACKUPREQUEST']._serialized_start=724
+  _globals['_BACKUPREQUEST']._serialized_end=760
+  _globals['_BACKUPRESPONSE']._serialized_start=763
+  _globals['_BACKUPRESPONSE']._serialized_end=931
+  _globals['_ADMINSERVICE']._serialized_start=934
+  _globals['_ADMINSERVICE']._serialized_end=1391
 # @@protoc_insertion_point(module_scope)

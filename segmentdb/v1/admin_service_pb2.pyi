@@ -1,4 +1,5 @@
 from segmentdb.v1 import admin_pb2 as _admin_pb2
+from segmentdb.v1 import backup_pb2 as _backup_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -70,3 +71,19 @@ class ReindexCollectionsResponse(_message.Message):
     COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
     collections: _containers.RepeatedCompositeFieldContainer[ReindexedCollection]
     def __init__(self, collections: _Optional[_Iterable[_Union[ReindexedCollection, _Mapping]]] = ...) -> None: ...
+
+class BackupRequest(_message.Message):
+    __slots__ = ("chunk_bytes",)
+    CHUNK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    chunk_bytes: int
+    def __init__(self, chunk_bytes: _Optional[int] = ...) -> None: ...
+
+class BackupResponse(_message.Message):
+    __slots__ = ("progress", "manifest", "chunk")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    progress: _backup_pb2.BackupProgress
+    manifest: _backup_pb2.BackupManifest
+    chunk: _backup_pb2.BackupChunk
+    def __init__(self, progress: _Optional[_Union[_backup_pb2.BackupProgress, _Mapping]] = ..., manifest: _Optional[_Union[_backup_pb2.BackupManifest, _Mapping]] = ..., chunk: _Optional[_Union[_backup_pb2.BackupChunk, _Mapping]] = ...) -> None: ...

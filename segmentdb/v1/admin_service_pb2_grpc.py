@@ -55,6 +55,11 @@ class AdminServiceStub:
                 request_serializer=segmentdb_dot_v1_dot_admin__service__pb2.ReindexCollectionsRequest.SerializeToString,
                 response_deserializer=segmentdb_dot_v1_dot_admin__service__pb2.ReindexCollectionsResponse.FromString,
                 _registered_method=True)
+        self.Backup = channel.unary_stream(
+                '/segmentdb.v1.AdminService/Backup',
+                request_serializer=segmentdb_dot_v1_dot_admin__service__pb2.BackupRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_v1_dot_admin__service__pb2.BackupResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -92,6 +97,21 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Backup(self, request, context):
+        """A consistent online backup of the whole data folder's database (every tenant), streamed
+        to the caller while the service keeps serving reads and writes: the metadata worker
+        snapshots chroma.sqlite3 with SQLite's online backup API at one point of the log.
+        Messages, in order: BackupProgress while the snapshot is taken, then one BackupManifest,
+        then the files' bytes as BackupChunks (BackupFile order, each file's chunks in order).
+        Index folders are not included: they are rebuilt from SQLite on first use.
+        INVALID_ARGUMENT (chunk_bytes out of range), RESOURCE_EXHAUSTED (no disk space for the
+        snapshot beside the database), DEADLINE_EXCEEDED, CANCELLED, UNAVAILABLE (metadata worker
+        down; nothing is written on the client, retry).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,6 +134,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ReindexCollections,
                     request_deserializer=segmentdb_dot_v1_dot_admin__service__pb2.ReindexCollectionsRequest.FromString,
                     response_serializer=segmentdb_dot_v1_dot_admin__service__pb2.ReindexCollectionsResponse.SerializeToString,
+            ),
+            'Backup': grpc.unary_stream_rpc_method_handler(
+                    servicer.Backup,
+                    request_deserializer=segmentdb_dot_v1_dot_admin__service__pb2.BackupRequest.FromString,
+                    response_serializer=segmentdb_dot_v1_dot_admin__service__pb2.BackupResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -225,6 +250,33 @@ class AdminService:
             '/segmentdb.v1.AdminService/ReindexCollections',
             segmentdb_dot_v1_dot_admin__service__pb2.ReindexCollectionsRequest.SerializeToString,
             segmentdb_dot_v1_dot_admin__service__pb2.ReindexCollectionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Backup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/segmentdb.v1.AdminService/Backup',
+            segmentdb_dot_v1_dot_admin__service__pb2.BackupRequest.SerializeToString,
+            segmentdb_dot_v1_dot_admin__service__pb2.BackupResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,5 +1,6 @@
 from segmentdb.internal.v1 import segment_pb2 as _segment_pb2
 from segmentdb.v1 import admin_pb2 as _admin_pb2
+from segmentdb.v1 import backup_pb2 as _backup_pb2
 from segmentdb.v1 import collection_service_pb2 as _collection_service_pb2
 from segmentdb.v1 import common_pb2 as _common_pb2
 from segmentdb.v1 import record_service_pb2 as _record_service_pb2
@@ -143,3 +144,19 @@ class ScanVectorsResponse(_message.Message):
     vectors: _common_pb2.VectorBatch
     snapshot_sequence: int
     def __init__(self, labels: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[_common_pb2.VectorBatch, _Mapping]] = ..., snapshot_sequence: _Optional[int] = ...) -> None: ...
+
+class StreamSnapshotRequest(_message.Message):
+    __slots__ = ("chunk_bytes",)
+    CHUNK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    chunk_bytes: int
+    def __init__(self, chunk_bytes: _Optional[int] = ...) -> None: ...
+
+class StreamSnapshotResponse(_message.Message):
+    __slots__ = ("progress", "manifest", "chunk")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    progress: _backup_pb2.BackupProgress
+    manifest: _backup_pb2.BackupManifest
+    chunk: _backup_pb2.BackupChunk
+    def __init__(self, progress: _Optional[_Union[_backup_pb2.BackupProgress, _Mapping]] = ..., manifest: _Optional[_Union[_backup_pb2.BackupManifest, _Mapping]] = ..., chunk: _Optional[_Union[_backup_pb2.BackupChunk, _Mapping]] = ...) -> None: ...

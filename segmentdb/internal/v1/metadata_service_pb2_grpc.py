@@ -162,6 +162,11 @@ class MetadataServiceStub:
                 request_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetStorageStatsRequest.SerializeToString,
                 response_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetStorageStatsResponse.FromString,
                 _registered_method=True)
+        self.StreamSnapshot = channel.unary_stream(
+                '/segmentdb.internal.v1.MetadataService/StreamSnapshot',
+                request_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.StreamSnapshotRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.StreamSnapshotResponse.FromString,
+                _registered_method=True)
 
 
 class MetadataServiceServicer:
@@ -325,6 +330,17 @@ class MetadataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamSnapshot(self, request, context):
+        """Snapshot chroma.sqlite3 with SQLite's online backup API (one read transaction, so one
+        point of the log; writers go on meanwhile) into a temp file beside it, then stream it:
+        progress while copying, one manifest, the chunks. The temp file is removed when the
+        stream ends, fails or is cancelled. INVALID_ARGUMENT (chunk_bytes), RESOURCE_EXHAUSTED
+        (disk full), CANCELLED / DEADLINE_EXCEEDED (the caller went away: the snapshot stops).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -447,6 +463,11 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     servicer.GetStorageStats,
                     request_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetStorageStatsRequest.FromString,
                     response_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetStorageStatsResponse.SerializeToString,
+            ),
+            'StreamSnapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamSnapshot,
+                    request_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.StreamSnapshotRequest.FromString,
+                    response_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.StreamSnapshotResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1102,6 +1123,33 @@ class MetadataService:
             '/segmentdb.internal.v1.MetadataService/GetStorageStats',
             segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetStorageStatsRequest.SerializeToString,
             segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetStorageStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/segmentdb.internal.v1.MetadataService/StreamSnapshot',
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.StreamSnapshotRequest.SerializeToString,
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.StreamSnapshotResponse.FromString,
             options,
             channel_credentials,
             insecure,
