@@ -119,8 +119,10 @@ def _from_row(conn: sqlite3.Connection, row) -> Collection:
 
 def create_collection(conn: sqlite3.Connection, tenant: str, database: str, name: str,
                       metadata: dict | None, hnsw: dict,
-                      get_or_create: bool) -> tuple[Collection, bool]:
-    """(collection, created). With get_or_create an existing collection is returned as is."""
+                      get_or_create: bool, collection_id: str | None = None
+                      ) -> tuple[Collection, bool]:
+    """(collection, created). With get_or_create an existing collection is returned as is.
+    `collection_id` keeps a given id (import-chroma keeps Chroma's); default a new UUID."""
     if not name:
         raise errors.InvalidCollectionNameError("name: the collection name must not be empty")
     db = get_database(conn, tenant, database)
@@ -134,7 +136,10 @@ def create_collection(conn: sqlite3.Connection, tenant: str, database: str, name
             f"collection {name!r} already exists in {db.tenant}/{db.name}; use get_or_create "
             "or pick another name"
         )
-    collection_id = str(uuid.uuid4())
+    if collection_id is None:
+        collection_id = str(uuid.uuid4())
+    elif conn.execute("SELECT 1 FROM collections WHERE id = ?", (collection_id,)).fetchone():
+        raise errors.UniqueConstraintError(f"collection id {collection_id!r} already exists")
     conn.execute(
         "INSERT INTO collections (id, name, database_id, dimension, config_json) "
         "VALUES (?, ?, ?, NULL, ?)",

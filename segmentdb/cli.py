@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Optional
 
-from segmentdb import cli_admin, cli_backup
+from segmentdb import cli_admin, cli_backup, cli_chroma_import
 from segmentdb.version import __version__
 
 # Subcommands whose flags belong to another package: `segmentdb gateway ...` calls
@@ -46,7 +46,7 @@ SEGMENTDB_IDLE_TTL and SEGMENTDB_LOG_LEVEL; a flag wins.
 
 
 # Modules adding subcommands: each has EXAMPLES, SUMMARIES, add_commands(subparsers), run(args).
-TOOL_MODULES = (cli_admin, cli_backup)
+TOOL_MODULES = (cli_admin, cli_backup, cli_chroma_import)
 
 
 class CommandError(Exception):
