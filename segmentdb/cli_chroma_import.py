@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 COMMAND = "import-chroma"
 SUMMARY = "copy a Chroma persistent folder (0.5.x or 1.x) into a new segmentdb folder"
@@ -80,6 +79,3 @@ def render(report) -> str:
             f"from {report.chroma_format} folder {report.source} into {report.path} in "
             f"{report.seconds:.1f}s\nserve it with: segmentdb serve --path {report.path}")
 
-
-if __name__ == "__main__":  # pragma: no cover - use `segmentdb import-chroma`
-    sys.exit("run it as: segmentdb import-chroma --from CHROMA_DIR --path DIR")

@@ -2,7 +2,8 @@
 
 The segmentdb folder is built in a hidden sibling `.<name>.import-<pid>` and renamed onto
 `--path` only when every collection is written, so a failed or interrupted import leaves no
-half database behind (a killed one leaves the hidden folder, which the next run replaces).
+half database behind (an import killed with -9 cannot clean up: it leaves that hidden
+folder, which is safe to delete).
 `--path` must not exist or be an empty folder: there is no merge mode (two folders that
 both have a collection "docs" have no right answer; import into a new folder and move
 collections with export/import). The Chroma folder is only read.
