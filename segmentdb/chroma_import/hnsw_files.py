@@ -77,12 +77,10 @@ class IndexFiles:
     deleted: np.ndarray   # (count,) bool: marked deleted in the graph
 
 
-def exists(folder: Path) -> bool:
-    return (folder / HEADER_FILE).is_file()
-
-
 def read_header(folder: Path) -> Header:
     path = folder / HEADER_FILE
+    if not path.is_file():
+        raise ChromaFormatError(f"{path}: missing; the index folder is incomplete")
     raw = path.read_bytes()
     if len(raw) != _HEADER.size:
         raise ChromaFormatError(

@@ -28,7 +28,7 @@ from segmentdb.errors import InvalidArgumentError
 PYTHON_DEFAULTS = {"space": "l2", "max_neighbors": 16, "ef_construction": 100, "ef_search": 10,
                    "resize_factor": 1.2, "batch_size": 100, "sync_threshold": 1000}
 RUST_DEFAULTS = {**PYTHON_DEFAULTS, "ef_search": 100}
-# Chroma 1.x configuration key -> segmentdb parameter (the same names, except nothing).
+# Chroma 1.x names its HNSW parameters as segmentdb does (space is one level up).
 _RUST_KEYS = ("max_neighbors", "ef_construction", "ef_search", "batch_size", "sync_threshold",
               "resize_factor")
 

@@ -86,9 +86,9 @@ def _index(source: Path, collection: ChromaCollection, cosine: bool):
         return None, None
     folder = source / collection.vector_segment
     pickle_path = folder / safe_pickle.FILENAME
-    if not hnsw_files.exists(folder) or not pickle_path.is_file():
+    if not pickle_path.is_file():
         return None, None  # never persisted: every vector is still in the queue
-    index = hnsw_files.read(folder, cosine=cosine)
+    index = hnsw_files.read(folder, cosine=cosine)  # the pickle without its index is damage
     if index.header.count and collection.dimension and \
             index.header.dimension != collection.dimension:
         raise ChromaFormatError(

@@ -179,3 +179,10 @@ def test_cosine_vectors_are_rescaled_by_their_stored_length(tmp_path):
     lengths = np.fromfile(folder / hnsw_files.LENGTH_FILE, "<f4")[: len(plain)]
     scaled = hnsw_files.read(folder, cosine=True).vectors
     assert np.array_equal(scaled, plain * lengths[:, None])
+
+
+def test_a_missing_header_names_the_file(tmp_path):
+    folder = _copy(tmp_path)
+    (folder / hnsw_files.HEADER_FILE).unlink()
+    with pytest.raises(ChromaFormatError, match=r"header.bin: missing"):
+        hnsw_files.read(folder, cosine=False)
