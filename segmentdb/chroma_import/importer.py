@@ -124,6 +124,14 @@ def _import_collection(chroma: ChromaSqlite, source: Path, collection: ChromaCol
         result.from_index, result.from_queue)
 
 
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def run_import(source: Path, dest: Path,
                on_start: Callable[[int], None] | None = None,
                on_records: Callable[[int], None] | None = None) -> ImportReport:
@@ -155,6 +163,7 @@ def run_import(source: Path, dest: Path,
             if dest.exists():
                 dest.rmdir()  # checked empty above
             os.rename(building, dest)
+            _fsync_folder(dest.parent)  # the rename itself survives a power cut
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
