@@ -93,6 +93,15 @@ def connect(db_path: str | Path, cache_kib: int | None = None,
     return conn
 
 
+def connect_readonly(db_path: str | Path) -> sqlite3.Connection:
+    """A read-only connection (for looking at a folder another process may own). Raises
+    sqlite3.OperationalError if the file does not exist: it is never created."""
+    uri = f"{Path(db_path).resolve().as_uri()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
 class Store:
     """The open database of one data folder (locked, migrated)."""
 

@@ -82,17 +82,28 @@ class Checkpoint:
     checkpointed_frames: int
 
 
-def checkpoint_wal(conn: sqlite3.Connection) -> Checkpoint:
+def checkpoint_wal(conn: sqlite3.Connection, busy_timeout_ms: int | None = None) -> Checkpoint:
     """Copy the -wal file into the database and truncate it to 0 bytes (TRUNCATE), unless a
-    reader still needs it (busy: the pages are copied as far as possible, the file stays)."""
-    busy, frames, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    reader still needs it (busy: the pages are copied as far as possible, the file stays).
+    `busy_timeout_ms` bounds the wait for such readers (the connection's own otherwise)."""
+    (previous,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    if busy_timeout_ms is not None:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    try:
+        busy, frames, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        if busy_timeout_ms is not None:
+            conn.execute(f"PRAGMA busy_timeout = {int(previous)}")
     return Checkpoint(bool(busy), max(frames, 0), max(done, 0))
 
 
-def vacuum(conn: sqlite3.Connection) -> None:
-    """Rewrite the database without free pages (SQLite's VACUUM: needs free disk of about
-    twice the database, for its temporary copy and the -wal file)."""
+def vacuum(conn: sqlite3.Connection, busy_timeout_ms: int | None = None) -> Checkpoint:
+    """SQLite's VACUUM (rewrite the database without free pages), between two TRUNCATE
+    checkpoints: VACUUM writes every page through the -wal file, so without the second one
+    the -wal file would stay as large as the database. Returns the second checkpoint."""
+    checkpoint_wal(conn, busy_timeout_ms)
     conn.execute("VACUUM")
+    return checkpoint_wal(conn, busy_timeout_ms)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from segmentdb import errors
+from segmentdb.maintenance import database_bytes
 
 KEEP_BACKUPS = 3
 BACKUP_SUFFIX = ".bak"
@@ -72,17 +73,6 @@ def user_tables(conn: sqlite3.Connection) -> int:
     """How many tables the database holds besides SQLite's own (0: a new, empty file)."""
     return conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
                         "AND name NOT LIKE 'sqlite_%'").fetchone()[0]
-
-
-def database_bytes(db_path: Path) -> int:
-    """chroma.sqlite3 plus its -wal file, in bytes (the -shm index is not data)."""
-    total = 0
-    for path in (db_path, Path(f"{db_path}-wal")):
-        try:
-            total += path.stat().st_size
-        except FileNotFoundError:
-            pass
-    return total
 
 
 # ------------------------------------------------------------ backups before an upgrade
