@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from model import typed
 from metadata_worker import migrate
 from metadata_worker.store import connect
 
+REPO = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "schema-v3"
 LATEST = migrate.available()[-1].version
 # SQLite header counters the online backup API rewrites in its copy: the file change counter
@@ -132,3 +135,26 @@ def test_a_schema_3_folder_upgrades_on_start_with_a_backup_and_keeps_every_recor
     finally:
         assert lifecycle.stop_service(again) == 0, again.log()
     assert sorted(data.glob("chroma.sqlite3.pre-v*.bak")) == backups
+
+
+def test_serve_refuses_a_database_from_a_newer_segmentdb_and_leaves_it_alone(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(FIXTURE / "data", data)
+    newer = tmp_path / "newer-migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, newer)
+    (newer / f"{LATEST + 1:04d}-from-the-future.sql").write_text("CREATE TABLE future (x);")
+    with closing(connect(data / "chroma.sqlite3")) as conn:  # as the newer release would
+        migrate.upgrade(conn, data / "chroma.sqlite3", newer)
+    before = (data / "chroma.sqlite3").read_bytes()
+    backups = sorted(data.glob("*.bak"))
+
+    served = subprocess.run(
+        [sys.executable, "-m", "segmentdb.cli", "serve", "--path", str(data), "--port", "0",
+         "--vector-workers", "1"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert served.returncode == 1
+    assert f"migrated to version {LATEST + 1} ({LATEST + 1:04d}-from-the-future.sql) by " \
+           f"segmentdb {segmentdb.__version__}" in served.stderr
+    assert f"only knows migrations up to version {LATEST}" in served.stderr
+    assert "segmentdb serving on" not in served.stderr
+    assert (data / "chroma.sqlite3").read_bytes() == before
+    assert sorted(data.glob("*.bak")) == backups

@@ -183,7 +183,7 @@ def test_repeated_upserts_of_the_same_data_reach_a_plateau(tmp_path, lifecycle):
     place (labels are stable), freed SQLite pages are reused, and the log is purged as the
     segment saves. What remains is the -wal file, which SQLite rewinds but does not shrink
     after each checkpoint: it stops at its high-water mark, the auto-checkpoint size (1000
-    pages, 4 MiB) plus one write. So: flat from round 10 to 30; round 30 within 1.5x round 3
+    pages, 4 MiB) plus a write or two. So: flat from round 10 to 30; round 30 within 1.5x round 3
     plus that -wal allowance; and a vacuum brings round 30 back to round 3's compact size
     (the -wal file truncated, free pages dropped)."""
     path = tmp_path / "data"
@@ -209,6 +209,9 @@ def test_repeated_upserts_of_the_same_data_reach_a_plateau(tmp_path, lifecycle):
             assert same.count() == n
     finally:
         assert lifecycle.stop_service(service) == 0, service.log()
-    assert sizes[30] <= 1.2 * sizes[10], sizes  # flat: no growth from round 10 to 30
+    # Flat from round 10 to 30: unbounded growth would add ~a round's write (~0.6 MB) per
+    # round, over 3x the size by round 30; the margin allows the -wal file an extra write or two
+    # when a checkpoint could not rewind it (a reader on an older snapshot).
+    assert sizes[30] <= 1.35 * sizes[10], sizes
     assert sizes[30] <= 1.5 * sizes[3] + WAL_ALLOWANCE, sizes
     assert vacuumed[30] <= 1.1 * vacuumed[3], vacuumed
