@@ -10,8 +10,10 @@ is saved, so its checkpoint - and with it the log purge - moves up to the presen
 if deleted entries make up at least `min_deleted_fraction` of its index (the loaded copy,
 else the saved folder's manifest), it is rebuilt through the cache (SegmentCache.rebuild:
 under its id lock, saved and reported like any rebuild). A segment that was not loaded
-stays unloaded: a vacuum must not push the working set out of memory. A segment neither
-loaded nor saved here has nothing to compact.
+is not left loaded afterwards: a vacuum walks every collection, and keeping each one it
+rebuilt would push the working set out of memory (while it is being built it takes its
+memory under the budget like any rebuild). A segment neither loaded nor saved here has
+nothing to compact.
 
 `build_from_snapshot` is the offline variant's builder (segmentdb.offline_vacuum), fed
 pages straight from a stopped folder's SQLite file.
