@@ -14,8 +14,6 @@ import math
 import os
 from pathlib import Path
 
-from segmentdb import errors
-
 DEFAULT_MIN_DELETED_FRACTION = 0.2
 DB_FILENAME = "chroma.sqlite3"
 WAL_SUFFIX = "-wal"
@@ -24,6 +22,10 @@ INDEX_DIR = "index"
 
 def check_min_deleted_fraction(value: float, field: str = "min_deleted_fraction") -> float:
     """`value` if it is a fraction in (0, 1], else InvalidArgumentError naming `field`."""
+    # Imported here: the CLI reads this module's constants while parsing `segmentdb serve`,
+    # which must not import grpc (through errors) before it starts its children.
+    from segmentdb import errors
+
     if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value) \
             or not 0.0 < value <= 1.0:
         raise errors.InvalidArgumentError(
