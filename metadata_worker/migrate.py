@@ -162,6 +162,14 @@ def inspect(conn, directory: Path = MIGRATIONS_DIR) -> SchemaState:
                        new_database=not applied and store_schema.user_tables(conn) <= 1)
 
 
+def inspect_at(conn, db_path: Path, directory: Path = MIGRATIONS_DIR) -> SchemaState:
+    """inspect(), with the database's path in front of any refusal."""
+    try:
+        return inspect(conn, directory)
+    except MigrationError as exc:
+        raise MigrationError(f"{db_path}: {exc.message}") from None
+
+
 def apply(conn, directory: Path = MIGRATIONS_DIR) -> list[int]:
     """Verify, then apply every pending migration in one transaction, without a backup.
     Returns the versions applied. (upgrade() is what start-up uses.)"""
@@ -174,7 +182,7 @@ def upgrade(conn, db_path: Path, directory: Path = MIGRATIONS_DIR,
             keep_backups: int = store_schema.KEEP_BACKUPS) -> Upgrade:
     """What a start does: verify; if migrations are pending on an existing database, back
     it up next to itself; then apply them all in one transaction."""
-    state = inspect(conn, directory)
+    state = inspect_at(conn, db_path, directory)
     if not state.pending:
         return Upgrade(state.version, state.version)
     target = state.pending[-1].version

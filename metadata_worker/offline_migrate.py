@@ -41,7 +41,7 @@ def _database(path: str | Path) -> Path:
 def plan(path: str | Path) -> Plan:
     db_path = _database(path)
     with closing(connect_readonly(db_path)) as conn:
-        return Plan(db_path, migrate.inspect(conn))
+        return Plan(db_path, migrate.inspect_at(conn, db_path))
 
 
 def run(path: str | Path) -> tuple[Plan, migrate.Upgrade]:
@@ -50,7 +50,7 @@ def run(path: str | Path) -> tuple[Plan, migrate.Upgrade]:
     lock.acquire()  # FolderLockedError names the worker holding it
     try:
         with closing(connect(db_path)) as conn:
-            state = migrate.inspect(conn)
+            state = migrate.inspect_at(conn, db_path)
             return Plan(db_path, state), migrate.upgrade(conn, db_path)
     finally:
         lock.release()
