@@ -81,7 +81,7 @@ def _compact(workers: WorkerClients, spec, fraction: float,
     try:
         address, compacted = workers.call_vector(
             spec.segment_id,
-            lambda stub: stub.CompactSegment.future(request, timeout=timeout_from(context)))
+            lambda stub: stub.CompactSegment(request, timeout=timeout_from(context)))
     except (errors.SegmentDBError, grpc.RpcError) as exc:
         reason = (f"{exc.code().name}: {exc.details()}" if isinstance(exc, grpc.RpcError)
                   else f"{exc.code.name}: {exc.message}")
