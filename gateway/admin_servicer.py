@@ -8,6 +8,7 @@
   Release goes to every worker: after a failover the pin may live on another one.
 - Backup relays the metadata worker's StreamSnapshot message by message (nothing is held in
   the gateway), with the caller's deadline; a caller that cancels cancels it downstream.
+- Vacuum compacts every vector segment on its worker, then SQLite (gateway/vacuum.py).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from concurrent import futures
 
 import grpc
 
-from gateway import validation
+from gateway import vacuum, validation
 from gateway.worker_clients import WorkerClients, timeout_from
-from segmentdb import backup_manifest, errors
+from segmentdb import backup_manifest, errors, maintenance
 from segmentdb.internal.v1 import metadata_service_pb2, vector_service_pb2
 from segmentdb.v1 import (
     admin_pb2,
@@ -140,6 +141,14 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         log.info("collection %s (%s) reindexed on %s: %d records in %.2fs", collection.name,
                  collection.id, address, rebuilt.live_count, rebuilt.seconds)
         return done
+
+    # ------------------------------------------------------------ vacuum
+
+    def Vacuum(self, request, context):
+        fraction = maintenance.check_min_deleted_fraction(
+            request.min_deleted_fraction if request.HasField("min_deleted_fraction")
+            else maintenance.DEFAULT_MIN_DELETED_FRACTION)
+        return vacuum.run(self._workers, fraction, context)
 
     def _prepare(self, collection_id: str, context) -> metadata_service_pb2.PrepareQueryResponse:
         """The collection's vector segment and log position (NOT_FOUND if it is gone)."""

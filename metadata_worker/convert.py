@@ -10,6 +10,7 @@ import math
 
 from segmentdb import vectors
 from segmentdb.errors import InvalidArgumentError
+from segmentdb.internal.v1 import segment_pb2
 from segmentdb.v1 import admin_pb2, collection_pb2, common_pb2, tenancy_pb2
 
 from metadata_worker import domain
@@ -210,3 +211,21 @@ def storage_stats_to_proto(stats: domain.StorageStats) -> admin_pb2.StorageStats
     return admin_pb2.StorageStats(log_entries=stats.log_entries,
                                   sqlite_bytes=stats.sqlite_bytes,
                                   collections=stats.collections, records=stats.records)
+
+
+def segment_spec(collection: domain.Collection) -> segment_pb2.SegmentSpec:
+    """What a vector worker needs to load or build the collection's vector segment."""
+    return segment_pb2.SegmentSpec(
+        segment_id=collection.vector_segment_id, collection_id=collection.id,
+        dimension=collection.dimension or 0, hnsw=hnsw_to_proto(collection.hnsw))
+
+
+def page_token_rowid(token: str, field: str) -> int:
+    """A page token we handed out (a collection's rowid); 0 for the first page."""
+    if not token:
+        return 0
+    if not token.isdigit():
+        raise InvalidArgumentError(
+            f"{field}: {token!r} is not a page token this server returned; pass the previous "
+            "page's next_page_token, or nothing for the first page")
+    return int(token)

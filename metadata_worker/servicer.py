@@ -10,9 +10,11 @@ statuses.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from segmentdb import errors, labels, vectors
 from segmentdb.internal.v1 import metadata_service_pb2 as msvc
-from segmentdb.internal.v1 import metadata_service_pb2_grpc, segment_pb2
+from segmentdb.internal.v1 import metadata_service_pb2_grpc
 from segmentdb.v1 import collection_service_pb2 as csvc
 from segmentdb.v1 import record_service_pb2 as rsvc
 from segmentdb.v1 import tenancy_pb2
@@ -26,6 +28,10 @@ from metadata_worker import snapshot_stream
 from metadata_worker.domain import RecordSelection
 from metadata_worker.log_retention import LogRetention
 from metadata_worker.store import Store
+from metadata_worker.vacuum import IndexFigures, StorageVacuum
+
+# Collections per ListVectorSegments page when the caller does not say.
+LIST_SEGMENTS_PAGE = 1000
 
 
 def selection_of(request) -> RecordSelection:
@@ -43,6 +49,7 @@ class MetadataServicer(metadata_service_pb2_grpc.MetadataServiceServicer):
         self.store = store
         # Runs after a record write's transaction committed, in its own (log_retention.py).
         self.retention = LogRetention(store, log_retention)
+        self.vacuum = StorageVacuum(store)
 
     # -- tenants and databases ---------------------------------------------------------------
 
@@ -166,7 +173,7 @@ class MetadataServicer(metadata_service_pb2_grpc.MetadataServiceServicer):
         target, allowed = self.store.read(records.prepare_query, request.collection_id,
                                           selection_of(request))
         response = msvc.PrepareQueryResponse(
-            segment=_segment_spec(target.collection),
+            segment=convert.segment_spec(target.collection),
             log_sequence=target.log_sequence,
             filtered=allowed is not None,
             record_count=target.record_count,
@@ -181,7 +188,7 @@ class MetadataServicer(metadata_service_pb2_grpc.MetadataServiceServicer):
             records.fetch_by_labels, request.collection_id, list(request.labels), include)
         return msvc.FetchRecordsResponse(labels=found.labels,
                                          records=convert.records_to_proto(found),
-                                         segment=_segment_spec(collection),
+                                         segment=convert.segment_spec(collection),
                                          log_sequence=sequence)
 
     def ReadLog(self, request, context):
@@ -210,8 +217,31 @@ class MetadataServicer(metadata_service_pb2_grpc.MetadataServiceServicer):
     def StreamSnapshot(self, request, context):
         yield from snapshot_stream.stream(self.store, request.chunk_bytes, context.is_active)
 
+    # -- maintenance ---------------------------------------------------------------------------
 
-def _segment_spec(collection) -> segment_pb2.SegmentSpec:
-    return segment_pb2.SegmentSpec(
-        segment_id=collection.vector_segment_id, collection_id=collection.id,
-        dimension=collection.dimension or 0, hnsw=convert.hnsw_to_proto(collection.hnsw))
+    def ListVectorSegments(self, request, context):
+        after = convert.page_token_rowid(request.page_token, "page_token")
+        size = request.page_size or LIST_SEGMENTS_PAGE
+        page = self.store.read(collections.list_every_collection, after, size)
+        response = msvc.ListVectorSegmentsResponse(
+            segments=[convert.segment_spec(collection) for _rowid, collection in page])
+        if len(page) == size:
+            response.next_page_token = str(page[-1][0])
+        return response
+
+    def VacuumStorage(self, request, context):
+        done = self.vacuum.run(
+            request.started_at.ToDatetime(tzinfo=timezone.utc)
+            if request.HasField("started_at") else datetime.now(timezone.utc),
+            IndexFigures(bytes_before=request.index_bytes_before,
+                         bytes_after=request.index_bytes_after,
+                         segments_examined=request.segments_examined,
+                         segments_rebuilt=request.segments_rebuilt,
+                         segments_failed=request.segments_failed),
+            mode="online")
+        return msvc.VacuumStorageResponse(
+            sqlite_bytes_before=done.sqlite_bytes_before,
+            sqlite_bytes_after=done.sqlite_bytes_after,
+            log_entries_before=done.log_entries_before,
+            log_entries_after=done.log_entries_after,
+            maintenance_run_id=done.maintenance_run_id)

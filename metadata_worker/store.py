@@ -93,6 +93,15 @@ def connect(db_path: str | Path, cache_kib: int | None = None,
     return conn
 
 
+def connect_readonly(db_path: str | Path) -> sqlite3.Connection:
+    """A read-only connection (for looking at a folder another process may own). Raises
+    sqlite3.OperationalError if the file does not exist: it is never created."""
+    uri = f"{Path(db_path).resolve().as_uri()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
 class Store:
     """The open database of one data folder (locked, migrated)."""
 
@@ -107,7 +116,13 @@ class Store:
             # A large page cache for the one writer: big batches update several B-trees
             # (records, 4 metadata indexes, full text) and the default 2 MiB thrashes.
             writer = connect(self.db_path, cache_kib=WRITER_CACHE_KIB)
-            migrate.apply(writer)
+            self.upgrade = migrate.upgrade(writer, self.db_path)
+            if self.upgrade.applied:
+                log.info("%s: schema version %d -> %d (applied %s)%s", self.db_path,
+                         self.upgrade.from_version, self.upgrade.to_version,
+                         ", ".join(map(str, self.upgrade.applied)),
+                         f"; backup of the previous version: {self.upgrade.backup}"
+                         if self.upgrade.backup else "")
         except BaseException:
             if writer is not None:
                 writer.close()
@@ -143,6 +158,22 @@ class Store:
                     raise full from exc
                 raise
             return result
+
+    def exclusive(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """Run `fn(conn, ...)` on the writer connection outside any transaction, with
+        writes held off: for statements SQLite refuses inside one (VACUUM, a TRUNCATE
+        checkpoint). Disk-full errors become StorageFullError, as in `write`."""
+        with self._write_lock:
+            self._check_open()
+            conn = self._writer_connection()
+            try:
+                return fn(conn, *args, **kwargs)
+            except BaseException as exc:
+                self._roll_back()
+                full = storage_full_error(exc, self.db_path)
+                if full is not None:
+                    raise full from exc
+                raise
 
     def _roll_back(self) -> None:
         """End the writer's failed transaction; SQLite rolls some errors (disk full, I/O)

@@ -185,6 +185,15 @@ def list_collections(conn: sqlite3.Connection, tenant: str, database: str,
     return [_from_row(conn, r) for r in rows]
 
 
+def list_every_collection(conn: sqlite3.Connection, after_rowid: int,
+                          limit: int) -> list[tuple[int, Collection]]:
+    """(rowid, collection) of every tenant's and database's collections after `after_rowid`,
+    in creation order: what maintenance walks, a page at a time."""
+    rows = conn.execute("SELECT rowid, id FROM collections WHERE rowid > ? ORDER BY rowid "
+                        "LIMIT ?", (after_rowid, _no_limit(limit))).fetchall()
+    return [(rowid, get_collection_by_id(conn, collection_id)) for rowid, collection_id in rows]
+
+
 def count_collections(conn: sqlite3.Connection, tenant: str, database: str) -> int:
     db = get_database(conn, tenant, database)
     return conn.execute("SELECT COUNT(*) FROM collections WHERE database_id = ?",

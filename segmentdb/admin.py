@@ -1,7 +1,7 @@
-"""Operating a running service from the SDK: statistics, pin/release, reindex, backup.
+"""Operating a running service from the SDK: statistics, pin/release, reindex, backup, vacuum.
 
-`Client.stats()`, `Client.reindex()`, `Client.backup()`, `Collection.pin()` and
-`Collection.release()` call these; they turn AdminService protos into plain dicts (JSON-serializable, so the CLI's
+`Client.stats()`, `Client.reindex()`, `Client.backup()`, `Client.vacuum()`,
+`Collection.pin()` and `Collection.release()` call these; they turn AdminService protos into plain dicts (JSON-serializable, so the CLI's
 `--json` prints them as they are).
 """
 
@@ -93,3 +93,11 @@ class Admin:
         finally:
             responses.cancel()  # no-op once the stream has ended; stops it after an error
         return result.to_json()
+
+    def vacuum(self, min_deleted_fraction: Optional[float] = None) -> dict[str, Any]:
+        """AdminService.Vacuum as a dict (see Client.vacuum). Repeating a vacuum is
+        harmless, so UNAVAILABLE is retried."""
+        request = admin_pb.VacuumRequest()
+        if min_deleted_fraction is not None:
+            request.min_deleted_fraction = min_deleted_fraction
+        return _as_dict(self._client._call(self._stub.Vacuum, request, idempotent=True))

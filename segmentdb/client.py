@@ -297,6 +297,19 @@ class Client:
         return self._admin.backup(path, force=force, timeout=timeout, on_progress=on_progress,
                                   chunk_bytes=chunk_bytes)
 
+    def vacuum(self, min_deleted_fraction: Optional[float] = None) -> dict[str, Any]:
+        """Reclaim disk while serving: purge the applied log, rebuild vector indexes whose
+        entries are at least `min_deleted_fraction` deleted (default 0.2), VACUUM SQLite.
+        Covers the whole service (every tenant and database). Returns bytes before/after
+        (sqlite_bytes_*, index_bytes_*, bytes_*), log_entries_*, `segments` (one dict per
+        vector segment: rebuilt, live_count, deleted_count, bytes_before/after, error),
+        maintenance_run_id and seconds.
+
+        >>> client.vacuum()["bytes_after"]
+        1843200
+        """
+        return self._admin.vacuum(min_deleted_fraction)
+
     # ------------------------------------------------------------ lifecycle
 
     def close(self) -> None:

@@ -132,6 +132,11 @@ class Segment:
         return self._mirror.live_count
 
     @property
+    def deleted_count(self) -> int:
+        """Entries marked deleted in the index: their slots stay until a rebuild."""
+        return len(self._deleted)
+
+    @property
     def capacity(self) -> int:
         return self._index.get_max_elements()
 

@@ -255,18 +255,27 @@ class SegmentCache:
 
     # ----- rebuilds --------------------------------------------------------------------
 
-    def rebuild(self, params: SegmentParams, timeout: float | None = None) -> tuple[Segment, float]:
+    def rebuild(self, params: SegmentParams, timeout: float | None = None,
+                stay_unloaded: bool = False) -> tuple[Segment, float]:
         """Discard the segment's in-memory copy and folder, rebuild it from the metadata
-        worker and save it. Returns the new segment and the seconds it took."""
+        worker and save it. Returns the new segment and the seconds it took.
+
+        It is loaded afterwards - unless it was not loaded before and `stay_unloaded` says
+        so (a vacuum compacting a saved segment nobody is using)."""
         with self._id_lock(params.segment_id):
             started = time.monotonic()
             with self._lock:
+                was_loaded = params.segment_id in self._segments
                 self._forget(params.segment_id, keep_pin=True)
             segment_files.delete(self.root, params.segment_id)
             process_memory.release_free_memory()
             segment = self._build(params, timeout)
             seconds = time.monotonic() - started
-            self._insert(segment, "rebuilds", seconds)
+            if was_loaded or not stay_unloaded:
+                self._insert(segment, "rebuilds", seconds)
+            else:
+                with self._lock:
+                    self.counters.rebuilds += 1
         process_memory.release_free_memory()
         return segment, seconds
 
@@ -519,6 +528,11 @@ class SegmentCache:
         """The loaded segments, least recently used first (a copy: safe to iterate)."""
         with self._lock:
             return list(self._segments.values())
+
+    def peek(self, segment_id: str) -> Segment | None:
+        """The loaded segment, or None; not a use (no hit, LRU order unchanged)."""
+        with self._lock:
+            return self._segments.get(segment_id)
 
     def loaded(self) -> list[str]:
         """Loaded segment ids, least recently used first."""

@@ -229,6 +229,21 @@ def saved_capacity(root: str | Path, params: SegmentParams) -> int | None:
         return None
 
 
+def saved_counts(root: str | Path, params: SegmentParams) -> tuple[int, int] | None:
+    """(live, deleted) entries of the saved index, from its manifest and the size of its
+    deleted-labels file; None when there is no readable save of this segment. Not
+    verified (load does that): enough to decide whether a rebuild is worth it."""
+    folder = segment_folder(root, params.segment_id)
+    try:
+        manifest = json.loads((folder / MANIFEST_FILE).read_text())
+        if manifest.get("segment_id") != params.segment_id:
+            return None
+        deleted = (folder / DELETED_FILE).stat().st_size // _LABEL_DTYPE.itemsize
+        return int(manifest["live_count"]), int(deleted)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def load(root: str | Path, params: SegmentParams, lock_wait: float | None = None) -> Segment | None:
     """The saved segment for `params`, or None (logged) when it must be rebuilt. Raises
     FolderBusy when another process holds the folder lock for longer than the wait."""

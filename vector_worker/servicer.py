@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from segmentdb import errors, labels, serving, vectors
+from segmentdb import errors, labels, maintenance, serving, vectors
 from segmentdb.internal.v1 import vector_service_pb2, vector_service_pb2_grpc
-from vector_worker import cache_stats, convert
+from vector_worker import cache_stats, convert, segment_compaction
 from vector_worker.segment_cache import SegmentCache
 from vector_worker.segment_warmer import SegmentWarmer
 
@@ -84,6 +84,17 @@ class VectorServicer(vector_service_pb2_grpc.VectorServiceServicer):
                  params.segment_id, segment.live_count, seconds)
         return vector_service_pb2.RebuildSegmentResponse(live_count=segment.live_count,
                                                          seconds=seconds)
+
+    def CompactSegment(self, request: vector_service_pb2.CompactSegmentRequest, context) -> vector_service_pb2.CompactSegmentResponse:
+        params = convert.params_from_spec(request.segment)
+        fraction = maintenance.check_min_deleted_fraction(request.min_deleted_fraction)
+        if params.dimension == 0:
+            return vector_service_pb2.CompactSegmentResponse()  # no vector yet, no index
+        done = segment_compaction.compact(self.cache, params, fraction,
+                                          timeout=_timeout(context, "compaction"))
+        return vector_service_pb2.CompactSegmentResponse(
+            live_count=done.live_count, deleted_count=done.deleted_count, rebuilt=done.rebuilt,
+            bytes_before=done.bytes_before, bytes_after=done.bytes_after, seconds=done.seconds)
 
 
 def _timeout(context, what: str) -> float | None:

@@ -87,3 +87,57 @@ class BackupResponse(_message.Message):
     manifest: _backup_pb2.BackupManifest
     chunk: _backup_pb2.BackupChunk
     def __init__(self, progress: _Optional[_Union[_backup_pb2.BackupProgress, _Mapping]] = ..., manifest: _Optional[_Union[_backup_pb2.BackupManifest, _Mapping]] = ..., chunk: _Optional[_Union[_backup_pb2.BackupChunk, _Mapping]] = ...) -> None: ...
+
+class VacuumRequest(_message.Message):
+    __slots__ = ("min_deleted_fraction",)
+    MIN_DELETED_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    min_deleted_fraction: float
+    def __init__(self, min_deleted_fraction: _Optional[float] = ...) -> None: ...
+
+class VacuumedSegment(_message.Message):
+    __slots__ = ("collection_id", "segment_id", "worker_address", "live_count", "deleted_count", "rebuilt", "bytes_before", "bytes_after", "error")
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    LIVE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DELETED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REBUILT_FIELD_NUMBER: _ClassVar[int]
+    BYTES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_AFTER_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    collection_id: str
+    segment_id: str
+    worker_address: str
+    live_count: int
+    deleted_count: int
+    rebuilt: bool
+    bytes_before: int
+    bytes_after: int
+    error: str
+    def __init__(self, collection_id: _Optional[str] = ..., segment_id: _Optional[str] = ..., worker_address: _Optional[str] = ..., live_count: _Optional[int] = ..., deleted_count: _Optional[int] = ..., rebuilt: _Optional[bool] = ..., bytes_before: _Optional[int] = ..., bytes_after: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class VacuumResponse(_message.Message):
+    __slots__ = ("sqlite_bytes_before", "sqlite_bytes_after", "index_bytes_before", "index_bytes_after", "bytes_before", "bytes_after", "log_entries_before", "log_entries_after", "segments", "maintenance_run_id", "seconds")
+    SQLITE_BYTES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    SQLITE_BYTES_AFTER_FIELD_NUMBER: _ClassVar[int]
+    INDEX_BYTES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_BYTES_AFTER_FIELD_NUMBER: _ClassVar[int]
+    BYTES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_AFTER_FIELD_NUMBER: _ClassVar[int]
+    LOG_ENTRIES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    LOG_ENTRIES_AFTER_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    MAINTENANCE_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    sqlite_bytes_before: int
+    sqlite_bytes_after: int
+    index_bytes_before: int
+    index_bytes_after: int
+    bytes_before: int
+    bytes_after: int
+    log_entries_before: int
+    log_entries_after: int
+    segments: _containers.RepeatedCompositeFieldContainer[VacuumedSegment]
+    maintenance_run_id: int
+    seconds: float
+    def __init__(self, sqlite_bytes_before: _Optional[int] = ..., sqlite_bytes_after: _Optional[int] = ..., index_bytes_before: _Optional[int] = ..., index_bytes_after: _Optional[int] = ..., bytes_before: _Optional[int] = ..., bytes_after: _Optional[int] = ..., log_entries_before: _Optional[int] = ..., log_entries_after: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[VacuumedSegment, _Mapping]]] = ..., maintenance_run_id: _Optional[int] = ..., seconds: _Optional[float] = ...) -> None: ...

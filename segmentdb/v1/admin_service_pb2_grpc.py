@@ -60,6 +60,11 @@ class AdminServiceStub:
                 request_serializer=segmentdb_dot_v1_dot_admin__service__pb2.BackupRequest.SerializeToString,
                 response_deserializer=segmentdb_dot_v1_dot_admin__service__pb2.BackupResponse.FromString,
                 _registered_method=True)
+        self.Vacuum = channel.unary_unary(
+                '/segmentdb.v1.AdminService/Vacuum',
+                request_serializer=segmentdb_dot_v1_dot_admin__service__pb2.VacuumRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_v1_dot_admin__service__pb2.VacuumResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -112,6 +117,21 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Vacuum(self, request, context):
+        """Reclaim disk: every loaded vector segment catches up and saves (so the log entries every
+        segment has saved can be purged), segments whose index holds at least
+        min_deleted_fraction deleted entries are rebuilt compactly from SQLite, the applied log is
+        purged, and SQLite runs VACUUM and truncates its -wal file. Reads go on throughout; writes
+        wait while SQLite's VACUUM runs. A segment that could not be compacted is reported in
+        `segments` with its error, not as a failure of the call. INVALID_ARGUMENT
+        (min_deleted_fraction outside (0, 1]), FAILED_PRECONDITION (a vacuum is already running),
+        RESOURCE_EXHAUSTED (not enough free disk: VACUUM needs about twice the database),
+        UNAVAILABLE (metadata worker).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -139,6 +159,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.Backup,
                     request_deserializer=segmentdb_dot_v1_dot_admin__service__pb2.BackupRequest.FromString,
                     response_serializer=segmentdb_dot_v1_dot_admin__service__pb2.BackupResponse.SerializeToString,
+            ),
+            'Vacuum': grpc.unary_unary_rpc_method_handler(
+                    servicer.Vacuum,
+                    request_deserializer=segmentdb_dot_v1_dot_admin__service__pb2.VacuumRequest.FromString,
+                    response_serializer=segmentdb_dot_v1_dot_admin__service__pb2.VacuumResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -277,6 +302,33 @@ class AdminService:
             '/segmentdb.v1.AdminService/Backup',
             segmentdb_dot_v1_dot_admin__service__pb2.BackupRequest.SerializeToString,
             segmentdb_dot_v1_dot_admin__service__pb2.BackupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Vacuum(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.v1.AdminService/Vacuum',
+            segmentdb_dot_v1_dot_admin__service__pb2.VacuumRequest.SerializeToString,
+            segmentdb_dot_v1_dot_admin__service__pb2.VacuumResponse.FromString,
             options,
             channel_credentials,
             insecure,

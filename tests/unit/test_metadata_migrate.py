@@ -67,7 +67,7 @@ def test_a_failing_migration_is_rolled_back_entirely(tmp_path, migrations):
     migrate.apply(conn, migrations)
     (migrations / "0002-broken.sql").write_text(
         "CREATE TABLE half (id INTEGER);\nINSERT INTO half VALUES (1);\nTHIS IS NOT SQL;\n")
-    with pytest.raises(migrate.MigrationError, match="'0002-broken.sql' failed and was rolled back"):
+    with pytest.raises(migrate.MigrationError, match="'0002-broken.sql' failed at statement 3 .THIS IS NOT SQL. and was rolled back"):
         migrate.apply(conn, migrations)
     assert not conn.in_transaction
     assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'half'").fetchone() is None

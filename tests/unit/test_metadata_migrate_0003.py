@@ -66,8 +66,8 @@ def test_0003_upgrades_a_version_2_database(tmp_path, only_0002):
     ids = make_v2_database(data, only_0002)
     store = Store(data)
     try:
-        assert store.read(lambda c: c.execute("SELECT MAX(version) FROM migrations")
-                          .fetchone()[0]) == 3
+        assert store.read(lambda c: c.execute("SELECT version FROM migrations WHERE "
+                                              "version = 3").fetchone()) == (3,)
         assert store.read(store_records.count, ids["a"]) == 3
         assert store.read(store_records.count, ids["b"]) == 2
         assert store.read(lambda c: c.execute(

@@ -22,6 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from segmentdb.internal.v1 import segment_pb2 as segmentdb_dot_internal_dot_v1_dot_segment__pb2
 from segmentdb.v1 import admin_pb2 as segmentdb_dot_v1_dot_admin__pb2
 from segmentdb.v1 import backup_pb2 as segmentdb_dot_v1_dot_backup__pb2
@@ -31,45 +32,53 @@ from segmentdb.v1 import record_service_pb2 as segmentdb_dot_v1_dot_record__serv
 from segmentdb.v1 import tenancy_service_pb2 as segmentdb_dot_v1_dot_tenancy__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,segmentdb/internal/v1/metadata_service.proto\x12\x15segmentdb.internal.v1\x1a#segmentdb/internal/v1/segment.proto\x1a\x18segmentdb/v1/admin.proto\x1a\x19segmentdb/v1/backup.proto\x1a%segmentdb/v1/collection_service.proto\x1a\x19segmentdb/v1/common.proto\x1a!segmentdb/v1/record_service.proto\x1a\"segmentdb/v1/tenancy_service.proto\"4\n\x16\x44\x65leteDatabaseResponse\x12\x1a\n\x12vector_segment_ids\x18\x01 \x03(\t\"6\n\x18\x44\x65leteCollectionResponse\x12\x1a\n\x12vector_segment_ids\x18\x01 \x03(\t\"\x92\x01\n\x13PrepareQueryRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\"\n\x05where\x18\x03 \x01(\x0b\x32\x13.segmentdb.v1.Where\x12\x33\n\x0ewhere_document\x18\x04 \x01(\x0b\x32\x1b.segmentdb.v1.WhereDocument\"\xd3\x01\n\x14PrepareQueryResponse\x12\x33\n\x07segment\x18\x01 \x01(\x0b\x32\".segmentdb.internal.v1.SegmentSpec\x12\x14\n\x0clog_sequence\x18\x02 \x01(\x04\x12\x10\n\x08\x66iltered\x18\x03 \x01(\x08\x12\x14\n\x0crecord_count\x18\x05 \x01(\x04\x12\x32\n\x07\x61llowed\x18\x06 \x01(\x0b\x32!.segmentdb.internal.v1.LabelBatchJ\x04\x08\x04\x10\x05R\x0e\x61llowed_labels\"d\n\x13\x46\x65tchRecordsRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x0e\n\x06labels\x18\x02 \x03(\x03\x12&\n\x07include\x18\x03 \x01(\x0b\x32\x15.segmentdb.v1.Include\"\x9d\x01\n\x14\x46\x65tchRecordsResponse\x12\x0e\n\x06labels\x18\x01 \x03(\x03\x12*\n\x07records\x18\x02 \x01(\x0b\x32\x19.segmentdb.v1.RecordBatch\x12\x33\n\x07segment\x18\x03 \x01(\x0b\x32\".segmentdb.internal.v1.SegmentSpec\x12\x14\n\x0clog_sequence\x18\x04 \x01(\x04\"N\n\x0eReadLogRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x04\x12\r\n\x05limit\x18\x03 \x01(\r\"\xd5\x01\n\x0fReadLogResponse\x12\x11\n\tsequences\x18\x01 \x03(\x04\x12\x37\n\noperations\x18\x02 \x03(\x0e\x32#.segmentdb.internal.v1.LogOperation\x12\x0e\n\x06labels\x18\x03 \x03(\x03\x12*\n\x07vectors\x18\x04 \x01(\x0b\x32\x19.segmentdb.v1.VectorBatch\x12\x14\n\x0cread_through\x18\x05 \x01(\x04\x12\x0c\n\x04more\x18\x06 \x01(\x08\x12\x16\n\x0epurged_through\x18\x07 \x01(\x04\">\n\x12ScanVectorsRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\"]\n\x16ReportPersistedRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x15\n\rcollection_id\x18\x02 \x01(\t\x12\x18\n\x10\x61pplied_sequence\x18\x03 \x01(\x04\"1\n\x17ReportPersistedResponse\x12\x16\n\x0epurged_through\x18\x01 \x01(\x04\"\x18\n\x16GetStorageStatsRequest\"D\n\x17GetStorageStatsResponse\x12)\n\x05stats\x18\x01 \x01(\x0b\x32\x1a.segmentdb.v1.StorageStats\"l\n\x13ScanVectorsResponse\x12\x0e\n\x06labels\x18\x01 \x03(\x03\x12*\n\x07vectors\x18\x02 \x01(\x0b\x32\x19.segmentdb.v1.VectorBatch\x12\x19\n\x11snapshot_sequence\x18\x03 \x01(\x04\",\n\x15StreamSnapshotRequest\x12\x13\n\x0b\x63hunk_bytes\x18\x01 \x01(\r\"\xb0\x01\n\x16StreamSnapshotResponse\x12\x30\n\x08progress\x18\x01 \x01(\x0b\x32\x1c.segmentdb.v1.BackupProgressH\x00\x12\x30\n\x08manifest\x18\x02 \x01(\x0b\x32\x1c.segmentdb.v1.BackupManifestH\x00\x12*\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x19.segmentdb.v1.BackupChunkH\x00\x42\x06\n\x04part2\xe6\x12\n\x0fMetadataService\x12U\n\x0c\x43reateTenant\x12!.segmentdb.v1.CreateTenantRequest\x1a\".segmentdb.v1.CreateTenantResponse\x12L\n\tGetTenant\x12\x1e.segmentdb.v1.GetTenantRequest\x1a\x1f.segmentdb.v1.GetTenantResponse\x12[\n\x0e\x43reateDatabase\x12#.segmentdb.v1.CreateDatabaseRequest\x1a$.segmentdb.v1.CreateDatabaseResponse\x12R\n\x0bGetDatabase\x12 .segmentdb.v1.GetDatabaseRequest\x1a!.segmentdb.v1.GetDatabaseResponse\x12X\n\rListDatabases\x12\".segmentdb.v1.ListDatabasesRequest\x1a#.segmentdb.v1.ListDatabasesResponse\x12\x64\n\x0e\x44\x65leteDatabase\x12#.segmentdb.v1.DeleteDatabaseRequest\x1a-.segmentdb.internal.v1.DeleteDatabaseResponse\x12\x61\n\x10\x43reateCollection\x12%.segmentdb.v1.CreateCollectionRequest\x1a&.segmentdb.v1.CreateCollectionResponse\x12X\n\rGetCollection\x12\".segmentdb.v1.GetCollectionRequest\x1a#.segmentdb.v1.GetCollectionResponse\x12^\n\x0fListCollections\x12$.segmentdb.v1.ListCollectionsRequest\x1a%.segmentdb.v1.ListCollectionsResponse\x12\x61\n\x10\x43ountCollections\x12%.segmentdb.v1.CountCollectionsRequest\x1a&.segmentdb.v1.CountCollectionsResponse\x12\x61\n\x10ModifyCollection\x12%.segmentdb.v1.ModifyCollectionRequest\x1a&.segmentdb.v1.ModifyCollectionResponse\x12j\n\x10\x44\x65leteCollection\x12%.segmentdb.v1.DeleteCollectionRequest\x1a/.segmentdb.internal.v1.DeleteCollectionResponse\x12O\n\nAddRecords\x12\x1f.segmentdb.v1.AddRecordsRequest\x1a .segmentdb.v1.AddRecordsResponse\x12X\n\rUpsertRecords\x12\".segmentdb.v1.UpsertRecordsRequest\x1a#.segmentdb.v1.UpsertRecordsResponse\x12X\n\rUpdateRecords\x12\".segmentdb.v1.UpdateRecordsRequest\x1a#.segmentdb.v1.UpdateRecordsResponse\x12X\n\rDeleteRecords\x12\".segmentdb.v1.DeleteRecordsRequest\x1a#.segmentdb.v1.DeleteRecordsResponse\x12O\n\nGetRecords\x12\x1f.segmentdb.v1.GetRecordsRequest\x1a .segmentdb.v1.GetRecordsResponse\x12U\n\x0c\x43ountRecords\x12!.segmentdb.v1.CountRecordsRequest\x1a\".segmentdb.v1.CountRecordsResponse\x12g\n\x0cPrepareQuery\x12*.segmentdb.internal.v1.PrepareQueryRequest\x1a+.segmentdb.internal.v1.PrepareQueryResponse\x12g\n\x0c\x46\x65tchRecords\x12*.segmentdb.internal.v1.FetchRecordsRequest\x1a+.segmentdb.internal.v1.FetchRecordsResponse\x12X\n\x07ReadLog\x12%.segmentdb.internal.v1.ReadLogRequest\x1a&.segmentdb.internal.v1.ReadLogResponse\x12\x66\n\x0bScanVectors\x12).segmentdb.internal.v1.ScanVectorsRequest\x1a*.segmentdb.internal.v1.ScanVectorsResponse0\x01\x12p\n\x0fReportPersisted\x12-.segmentdb.internal.v1.ReportPersistedRequest\x1a..segmentdb.internal.v1.ReportPersistedResponse\x12p\n\x0fGetStorageStats\x12-.segmentdb.internal.v1.GetStorageStatsRequest\x1a..segmentdb.internal.v1.GetStorageStatsResponse\x12o\n\x0eStreamSnapshot\x12,.segmentdb.internal.v1.StreamSnapshotRequest\x1a-.segmentdb.internal.v1.StreamSnapshotResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,segmentdb/internal/v1/metadata_service.proto\x12\x15segmentdb.internal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#segmentdb/internal/v1/segment.proto\x1a\x18segmentdb/v1/admin.proto\x1a\x19segmentdb/v1/backup.proto\x1a%segmentdb/v1/collection_service.proto\x1a\x19segmentdb/v1/common.proto\x1a!segmentdb/v1/record_service.proto\x1a\"segmentdb/v1/tenancy_service.proto\"4\n\x16\x44\x65leteDatabaseResponse\x12\x1a\n\x12vector_segment_ids\x18\x01 \x03(\t\"6\n\x18\x44\x65leteCollectionResponse\x12\x1a\n\x12vector_segment_ids\x18\x01 \x03(\t\"\x92\x01\n\x13PrepareQueryRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\"\n\x05where\x18\x03 \x01(\x0b\x32\x13.segmentdb.v1.Where\x12\x33\n\x0ewhere_document\x18\x04 \x01(\x0b\x32\x1b.segmentdb.v1.WhereDocument\"\xd3\x01\n\x14PrepareQueryResponse\x12\x33\n\x07segment\x18\x01 \x01(\x0b\x32\".segmentdb.internal.v1.SegmentSpec\x12\x14\n\x0clog_sequence\x18\x02 \x01(\x04\x12\x10\n\x08\x66iltered\x18\x03 \x01(\x08\x12\x14\n\x0crecord_count\x18\x05 \x01(\x04\x12\x32\n\x07\x61llowed\x18\x06 \x01(\x0b\x32!.segmentdb.internal.v1.LabelBatchJ\x04\x08\x04\x10\x05R\x0e\x61llowed_labels\"d\n\x13\x46\x65tchRecordsRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x0e\n\x06labels\x18\x02 \x03(\x03\x12&\n\x07include\x18\x03 \x01(\x0b\x32\x15.segmentdb.v1.Include\"\x9d\x01\n\x14\x46\x65tchRecordsResponse\x12\x0e\n\x06labels\x18\x01 \x03(\x03\x12*\n\x07records\x18\x02 \x01(\x0b\x32\x19.segmentdb.v1.RecordBatch\x12\x33\n\x07segment\x18\x03 \x01(\x0b\x32\".segmentdb.internal.v1.SegmentSpec\x12\x14\n\x0clog_sequence\x18\x04 \x01(\x04\"N\n\x0eReadLogRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x04\x12\r\n\x05limit\x18\x03 \x01(\r\"\xd5\x01\n\x0fReadLogResponse\x12\x11\n\tsequences\x18\x01 \x03(\x04\x12\x37\n\noperations\x18\x02 \x03(\x0e\x32#.segmentdb.internal.v1.LogOperation\x12\x0e\n\x06labels\x18\x03 \x03(\x03\x12*\n\x07vectors\x18\x04 \x01(\x0b\x32\x19.segmentdb.v1.VectorBatch\x12\x14\n\x0cread_through\x18\x05 \x01(\x04\x12\x0c\n\x04more\x18\x06 \x01(\x08\x12\x16\n\x0epurged_through\x18\x07 \x01(\x04\">\n\x12ScanVectorsRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\"]\n\x16ReportPersistedRequest\x12\x12\n\nsegment_id\x18\x01 \x01(\t\x12\x15\n\rcollection_id\x18\x02 \x01(\t\x12\x18\n\x10\x61pplied_sequence\x18\x03 \x01(\x04\"1\n\x17ReportPersistedResponse\x12\x16\n\x0epurged_through\x18\x01 \x01(\x04\"\x18\n\x16GetStorageStatsRequest\"D\n\x17GetStorageStatsResponse\x12)\n\x05stats\x18\x01 \x01(\x0b\x32\x1a.segmentdb.v1.StorageStats\"l\n\x13ScanVectorsResponse\x12\x0e\n\x06labels\x18\x01 \x03(\x03\x12*\n\x07vectors\x18\x02 \x01(\x0b\x32\x19.segmentdb.v1.VectorBatch\x12\x19\n\x11snapshot_sequence\x18\x03 \x01(\x04\",\n\x15StreamSnapshotRequest\x12\x13\n\x0b\x63hunk_bytes\x18\x01 \x01(\r\"\xb0\x01\n\x16StreamSnapshotResponse\x12\x30\n\x08progress\x18\x01 \x01(\x0b\x32\x1c.segmentdb.v1.BackupProgressH\x00\x12\x30\n\x08manifest\x18\x02 \x01(\x0b\x32\x1c.segmentdb.v1.BackupManifestH\x00\x12*\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x19.segmentdb.v1.BackupChunkH\x00\x42\x06\n\x04part\"B\n\x19ListVectorSegmentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"k\n\x1aListVectorSegmentsResponse\x12\x34\n\x08segments\x18\x01 \x03(\x0b\x32\".segmentdb.internal.v1.SegmentSpec\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xcb\x01\n\x14VacuumStorageRequest\x12.\n\nstarted_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12index_bytes_before\x18\x02 \x01(\x04\x12\x19\n\x11index_bytes_after\x18\x03 \x01(\x04\x12\x19\n\x11segments_examined\x18\x04 \x01(\r\x12\x18\n\x10segments_rebuilt\x18\x05 \x01(\r\x12\x17\n\x0fsegments_failed\x18\x06 \x01(\r\"\xa3\x01\n\x15VacuumStorageResponse\x12\x1b\n\x13sqlite_bytes_before\x18\x01 \x01(\x04\x12\x1a\n\x12sqlite_bytes_after\x18\x02 \x01(\x04\x12\x1a\n\x12log_entries_before\x18\x03 \x01(\x04\x12\x19\n\x11log_entries_after\x18\x04 \x01(\x04\x12\x1a\n\x12maintenance_run_id\x18\x05 \x01(\x04\x32\xcd\x14\n\x0fMetadataService\x12U\n\x0c\x43reateTenant\x12!.segmentdb.v1.CreateTenantRequest\x1a\".segmentdb.v1.CreateTenantResponse\x12L\n\tGetTenant\x12\x1e.segmentdb.v1.GetTenantRequest\x1a\x1f.segmentdb.v1.GetTenantResponse\x12[\n\x0e\x43reateDatabase\x12#.segmentdb.v1.CreateDatabaseRequest\x1a$.segmentdb.v1.CreateDatabaseResponse\x12R\n\x0bGetDatabase\x12 .segmentdb.v1.GetDatabaseRequest\x1a!.segmentdb.v1.GetDatabaseResponse\x12X\n\rListDatabases\x12\".segmentdb.v1.ListDatabasesRequest\x1a#.segmentdb.v1.ListDatabasesResponse\x12\x64\n\x0e\x44\x65leteDatabase\x12#.segmentdb.v1.DeleteDatabaseRequest\x1a-.segmentdb.internal.v1.DeleteDatabaseResponse\x12\x61\n\x10\x43reateCollection\x12%.segmentdb.v1.CreateCollectionRequest\x1a&.segmentdb.v1.CreateCollectionResponse\x12X\n\rGetCollection\x12\".segmentdb.v1.GetCollectionRequest\x1a#.segmentdb.v1.GetCollectionResponse\x12^\n\x0fListCollections\x12$.segmentdb.v1.ListCollectionsRequest\x1a%.segmentdb.v1.ListCollectionsResponse\x12\x61\n\x10\x43ountCollections\x12%.segmentdb.v1.CountCollectionsRequest\x1a&.segmentdb.v1.CountCollectionsResponse\x12\x61\n\x10ModifyCollection\x12%.segmentdb.v1.ModifyCollectionRequest\x1a&.segmentdb.v1.ModifyCollectionResponse\x12j\n\x10\x44\x65leteCollection\x12%.segmentdb.v1.DeleteCollectionRequest\x1a/.segmentdb.internal.v1.DeleteCollectionResponse\x12O\n\nAddRecords\x12\x1f.segmentdb.v1.AddRecordsRequest\x1a .segmentdb.v1.AddRecordsResponse\x12X\n\rUpsertRecords\x12\".segmentdb.v1.UpsertRecordsRequest\x1a#.segmentdb.v1.UpsertRecordsResponse\x12X\n\rUpdateRecords\x12\".segmentdb.v1.UpdateRecordsRequest\x1a#.segmentdb.v1.UpdateRecordsResponse\x12X\n\rDeleteRecords\x12\".segmentdb.v1.DeleteRecordsRequest\x1a#.segmentdb.v1.DeleteRecordsResponse\x12O\n\nGetRecords\x12\x1f.segmentdb.v1.GetRecordsRequest\x1a .segmentdb.v1.GetRecordsResponse\x12U\n\x0c\x43ountRecords\x12!.segmentdb.v1.CountRecordsRequest\x1a\".segmentdb.v1.CountRecordsResponse\x12g\n\x0cPrepareQuery\x12*.segmentdb.internal.v1.PrepareQueryRequest\x1a+.segmentdb.internal.v1.PrepareQueryResponse\x12g\n\x0c\x46\x65tchRecords\x12*.segmentdb.internal.v1.FetchRecordsRequest\x1a+.segmentdb.internal.v1.FetchRecordsResponse\x12X\n\x07ReadLog\x12%.segmentdb.internal.v1.ReadLogRequest\x1a&.segmentdb.internal.v1.ReadLogResponse\x12\x66\n\x0bScanVectors\x12).segmentdb.internal.v1.ScanVectorsRequest\x1a*.segmentdb.internal.v1.ScanVectorsResponse0\x01\x12p\n\x0fReportPersisted\x12-.segmentdb.internal.v1.ReportPersistedRequest\x1a..segmentdb.internal.v1.ReportPersistedResponse\x12p\n\x0fGetStorageStats\x12-.segmentdb.internal.v1.GetStorageStatsRequest\x1a..segmentdb.internal.v1.GetStorageStatsResponse\x12o\n\x0eStreamSnapshot\x12,.segmentdb.internal.v1.StreamSnapshotRequest\x1a-.segmentdb.internal.v1.StreamSnapshotResponse0\x01\x12y\n\x12ListVectorSegments\x12\x30.segmentdb.internal.v1.ListVectorSegmentsRequest\x1a\x31.segmentdb.internal.v1.ListVectorSegmentsResponse\x12j\n\rVacuumStorage\x12+.segmentdb.internal.v1.VacuumStorageRequest\x1a,.segmentdb.internal.v1.VacuumStorageResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'segmentdb.internal.v1.metadata_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELETEDATABASERESPONSE']._serialized_start=298
-  _globals['_DELETEDATABASERESPONSE']._serialized_end=350
-  _globals['_DELETECOLLECTIONRESPONSE']._serialized_start=352
-  _globals['_DELETECOLLECTIONRESPONSE']._serialized_end=406
-  _globals['_PREPAREQUERYREQUEST']._serialized_start=409
-  _globals['_PREPAREQUERYREQUEST']._serialized_end=555
-  _globals['_PREPAREQUERYRESPONSE']._serialized_start=558
-  _globals['_PREPAREQUERYRESPONSE']._serialized_end=769
-  _globals['_FETCHRECORDSREQUEST']._serialized_start=771
-  _globals['_FETCHRECORDSREQUEST']._serialized_end=871
-  _globals['_FETCHRECORDSRESPONSE']._serialized_start=874
-  _globals['_FETCHRECORDSRESPONSE']._serialized_end=1031
-  _globals['_READLOGREQUEST']._serialized_start=1033
-  _globals['_READLOGREQUEST']._serialized_end=1111
-  _globals['_READLOGRESPONSE']._serialized_start=1114
-  _globals['_READLOGRESPONSE']._serialized_end=1327
-  _globals['_SCANVECTORSREQUEST']._serialized_start=1329
-  _globals['_SCANVECTORSREQUEST']._serialized_end=1391
-  _globals['_REPORTPERSISTEDREQUEST']._serialized_start=1393
-  _globals['_REPORTPERSISTEDREQUEST']._serialized_end=1486
-  _globals['_REPORTPERSISTEDRESPONSE']._serialized_start=1488
-  _globals['_REPORTPERSISTEDRESPONSE']._serialized_end=1537
-  _globals['_GETSTORAGESTATSREQUEST']._serialized_start=1539
-  _globals['_GETSTORAGESTATSREQUEST']._serialized_end=1563
-  _globals['_GETSTORAGESTATSRESPONSE']._serialized_start=1565
-  _globals['_GETSTORAGESTATSRESPONSE']._serialized_end=1633
-  _globals['_SCANVECTORSRESPONSE']._serialized_start=1635
-  _globals['_SCANVECTORSRESPONSE']._serialized_end=1743
-  _globals['_STREAMSNAPSHOTREQUEST']._serialized_start=1745
-  _globals['_STREAMSNAPSHOTREQUEST']._serialized_end=1789
-  _globals['_STREAMSNAPSHOTRESPONSE']._serialized_start=1792
-  _globals['_STREAMSNAPSHOTRESPONSE']._serialized_end=1968
-  _globals['_METADATASERVICE']._serialized_start=1971
-  _globals['_METADATASERVICE']._serialized_end=4377
+  _globals['_DELETEDATABASERESPONSE']._serialized_start=331
+  _globals['_DELETEDATABASERESPONSE']._serialized_end=383
+  _globals['_DELETECOLLECTIONRESPONSE']._serialized_start=385
+  _globals['_DELETECOLLECTIONRESPONSE']._serialized_end=439
+  _globals['_PREPAREQUERYREQUEST']._serialized_start=442
+  _globals['_PREPAREQUERYREQUEST']._serialized_end=588
+  _globals['_PREPAREQUERYRESPONSE']._serialized_start=591
+  _globals['_PREPAREQUERYRESPONSE']._serialized_end=802
+  _globals['_FETCHRECORDSREQUEST']._serialized_start=804
+  _globals['_FETCHRECORDSREQUEST']._serialized_end=904
+  _globals['_FETCHRECORDSRESPONSE']._serialized_start=907
+  _globals['_FETCHRECORDSRESPONSE']._serialized_end=1064
+  _globals['_READLOGREQUEST']._serialized_start=1066
+  _globals['_READLOGREQUEST']._serialized_end=1144
+  _globals['_READLOGRESPONSE']._serialized_start=1147
+  _globals['_READLOGRESPONSE']._serialized_end=1360
+  _globals['_SCANVECTORSREQUEST']._serialized_start=1362
+  _globals['_SCANVECTORSREQUEST']._serialized_end=1424
+  _globals['_REPORTPERSISTEDREQUEST']._serialized_start=1426
+  _globals['_REPORTPERSISTEDREQUEST']._serialized_end=1519
+  _globals['_REPORTPERSISTEDRESPONSE']._serialized_start=1521
+  _globals['_REPORTPERSISTEDRESPONSE']._serialized_end=1570
+  _globals['_GETSTORAGESTATSREQUEST']._serialized_start=1572
+  _globals['_GETSTORAGESTATSREQUEST']._serialized_end=1596
+  _globals['_GETSTORAGESTATSRESPONSE']._serialized_start=1598
+  _globals['_GETSTORAGESTATSRESPONSE']._serialized_end=1666
+  _globals['_SCANVECTORSRESPONSE']._serialized_start=1668
+  _globals['_SCANVECTORSRESPONSE']._serialized_end=1776
+  _globals['_STREAMSNAPSHOTREQUEST']._serialized_start=1778
+  _globals['_STREAMSNAPSHOTREQUEST']._serialized_end=1822
+  _globals['_STREAMSNAPSHOTRESPONSE']._serialized_start=1825
+  _globals['_STREAMSNAPSHOTRESPONSE']._serialized_end=2001
+  _globals['_LISTVECTORSEGMENTSREQUEST']._serialized_start=2003
+  _globals['_LISTVECTORSEGMENTSREQUEST']._serialized_end=2069
+  _globals['_LISTVECTORSEGMENTSRESPONSE']._serialized_start=2071
+  _globals['_LISTVECTORSEGMENTSRESPONSE']._serialized_end=2178
+  _globals['_VACUUMSTORAGEREQUEST']._serialized_start=2181
+  _globals['_VACUUMSTORAGEREQUEST']._serialized_end=2384
+  _globals['_VACUUMSTORAGERESPONSE']._serialized_start=2387
+  _globals['_VACUUMSTORAGERESPONSE']._serialized_end=2550
+  _globals['_METADATASERVICE']._serialized_start=2553
+  _globals['_METADATASERVICE']._serialized_end=5190
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from segmentdb.internal.v1 import segment_pb2 as _segment_pb2
 from segmentdb.v1 import admin_pb2 as _admin_pb2
 from segmentdb.v1 import backup_pb2 as _backup_pb2
@@ -160,3 +163,49 @@ class StreamSnapshotResponse(_message.Message):
     manifest: _backup_pb2.BackupManifest
     chunk: _backup_pb2.BackupChunk
     def __init__(self, progress: _Optional[_Union[_backup_pb2.BackupProgress, _Mapping]] = ..., manifest: _Optional[_Union[_backup_pb2.BackupManifest, _Mapping]] = ..., chunk: _Optional[_Union[_backup_pb2.BackupChunk, _Mapping]] = ...) -> None: ...
+
+class ListVectorSegmentsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListVectorSegmentsResponse(_message.Message):
+    __slots__ = ("segments", "next_page_token")
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    segments: _containers.RepeatedCompositeFieldContainer[_segment_pb2.SegmentSpec]
+    next_page_token: str
+    def __init__(self, segments: _Optional[_Iterable[_Union[_segment_pb2.SegmentSpec, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class VacuumStorageRequest(_message.Message):
+    __slots__ = ("started_at", "index_bytes_before", "index_bytes_after", "segments_examined", "segments_rebuilt", "segments_failed")
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_BYTES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_BYTES_AFTER_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_EXAMINED_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_REBUILT_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FAILED_FIELD_NUMBER: _ClassVar[int]
+    started_at: _timestamp_pb2.Timestamp
+    index_bytes_before: int
+    index_bytes_after: int
+    segments_examined: int
+    segments_rebuilt: int
+    segments_failed: int
+    def __init__(self, started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., index_bytes_before: _Optional[int] = ..., index_bytes_after: _Optional[int] = ..., segments_examined: _Optional[int] = ..., segments_rebuilt: _Optional[int] = ..., segments_failed: _Optional[int] = ...) -> None: ...
+
+class VacuumStorageResponse(_message.Message):
+    __slots__ = ("sqlite_bytes_before", "sqlite_bytes_after", "log_entries_before", "log_entries_after", "maintenance_run_id")
+    SQLITE_BYTES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    SQLITE_BYTES_AFTER_FIELD_NUMBER: _ClassVar[int]
+    LOG_ENTRIES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    LOG_ENTRIES_AFTER_FIELD_NUMBER: _ClassVar[int]
+    MAINTENANCE_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    sqlite_bytes_before: int
+    sqlite_bytes_after: int
+    log_entries_before: int
+    log_entries_after: int
+    maintenance_run_id: int
+    def __init__(self, sqlite_bytes_before: _Optional[int] = ..., sqlite_bytes_after: _Optional[int] = ..., log_entries_before: _Optional[int] = ..., log_entries_after: _Optional[int] = ..., maintenance_run_id: _Optional[int] = ...) -> None: ...

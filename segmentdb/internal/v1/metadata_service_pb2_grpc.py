@@ -167,6 +167,16 @@ class MetadataServiceStub:
                 request_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.StreamSnapshotRequest.SerializeToString,
                 response_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.StreamSnapshotResponse.FromString,
                 _registered_method=True)
+        self.ListVectorSegments = channel.unary_unary(
+                '/segmentdb.internal.v1.MetadataService/ListVectorSegments',
+                request_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ListVectorSegmentsRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ListVectorSegmentsResponse.FromString,
+                _registered_method=True)
+        self.VacuumStorage = channel.unary_unary(
+                '/segmentdb.internal.v1.MetadataService/VacuumStorage',
+                request_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.VacuumStorageRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.VacuumStorageResponse.FromString,
+                _registered_method=True)
 
 
 class MetadataServiceServicer:
@@ -341,6 +351,24 @@ class MetadataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListVectorSegments(self, request, context):
+        """Every collection's vector segment, of every tenant and database: what a vacuum walks.
+        Pages in collection creation order. INVALID_ARGUMENT (page_token).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VacuumStorage(self, request, context):
+        """The SQLite half of a vacuum: purge the log entries every vector segment has saved, run
+        VACUUM, truncate the -wal file, and record the whole vacuum (with the index figures the
+        caller measured) in maintenance_runs. Writes wait while VACUUM runs.
+        FAILED_PRECONDITION (another vacuum is running), RESOURCE_EXHAUSTED (not enough free disk).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -468,6 +496,16 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     servicer.StreamSnapshot,
                     request_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.StreamSnapshotRequest.FromString,
                     response_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.StreamSnapshotResponse.SerializeToString,
+            ),
+            'ListVectorSegments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVectorSegments,
+                    request_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ListVectorSegmentsRequest.FromString,
+                    response_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ListVectorSegmentsResponse.SerializeToString,
+            ),
+            'VacuumStorage': grpc.unary_unary_rpc_method_handler(
+                    servicer.VacuumStorage,
+                    request_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.VacuumStorageRequest.FromString,
+                    response_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.VacuumStorageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1150,6 +1188,60 @@ class MetadataService:
             '/segmentdb.internal.v1.MetadataService/StreamSnapshot',
             segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.StreamSnapshotRequest.SerializeToString,
             segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.StreamSnapshotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVectorSegments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.internal.v1.MetadataService/ListVectorSegments',
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ListVectorSegmentsRequest.SerializeToString,
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ListVectorSegmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VacuumStorage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.internal.v1.MetadataService/VacuumStorage',
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.VacuumStorageRequest.SerializeToString,
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.VacuumStorageResponse.FromString,
             options,
             channel_credentials,
             insecure,

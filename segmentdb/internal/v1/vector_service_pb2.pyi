@@ -108,3 +108,27 @@ class WarmSegmentRequest(_message.Message):
 class WarmSegmentResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class CompactSegmentRequest(_message.Message):
+    __slots__ = ("segment", "min_deleted_fraction")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    MIN_DELETED_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    segment: _segment_pb2.SegmentSpec
+    min_deleted_fraction: float
+    def __init__(self, segment: _Optional[_Union[_segment_pb2.SegmentSpec, _Mapping]] = ..., min_deleted_fraction: _Optional[float] = ...) -> None: ...
+
+class CompactSegmentResponse(_message.Message):
+    __slots__ = ("live_count", "deleted_count", "rebuilt", "bytes_before", "bytes_after", "seconds")
+    LIVE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DELETED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REBUILT_FIELD_NUMBER: _ClassVar[int]
+    BYTES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_AFTER_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    live_count: int
+    deleted_count: int
+    rebuilt: bool
+    bytes_before: int
+    bytes_after: int
+    seconds: float
+    def __init__(self, live_count: _Optional[int] = ..., deleted_count: _Optional[int] = ..., rebuilt: _Optional[bool] = ..., bytes_before: _Optional[int] = ..., bytes_after: _Optional[int] = ..., seconds: _Optional[float] = ...) -> None: ...

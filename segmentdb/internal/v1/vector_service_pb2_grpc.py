@@ -70,6 +70,11 @@ class VectorServiceStub:
                 request_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.WarmSegmentRequest.SerializeToString,
                 response_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.WarmSegmentResponse.FromString,
                 _registered_method=True)
+        self.CompactSegment = channel.unary_unary(
+                '/segmentdb.internal.v1.VectorService/CompactSegment',
+                request_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.CompactSegmentRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.CompactSegmentResponse.FromString,
+                _registered_method=True)
 
 
 class VectorServiceServicer:
@@ -128,6 +133,18 @@ class VectorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CompactSegment(self, request, context):
+        """Maintenance (a vacuum): if the segment is loaded, apply the log to its end and save it
+        (so the log can be purged through it); then, if
+        deleted entries make up at least min_deleted_fraction of its index (the loaded copy,
+        else its saved folder), rebuild it compactly from SQLite and save it. A segment neither
+        loaded nor saved here is left alone. INVALID_ARGUMENT (min_deleted_fraction outside
+        (0, 1]), UNAVAILABLE (metadata worker unreachable).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VectorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -165,6 +182,11 @@ def add_VectorServiceServicer_to_server(servicer, server):
                     servicer.WarmSegment,
                     request_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.WarmSegmentRequest.FromString,
                     response_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.WarmSegmentResponse.SerializeToString,
+            ),
+            'CompactSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompactSegment,
+                    request_deserializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.CompactSegmentRequest.FromString,
+                    response_serializer=segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.CompactSegmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -357,6 +379,33 @@ class VectorService:
             '/segmentdb.internal.v1.VectorService/WarmSegment',
             segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.WarmSegmentRequest.SerializeToString,
             segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.WarmSegmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompactSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.internal.v1.VectorService/CompactSegment',
+            segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.CompactSegmentRequest.SerializeToString,
+            segmentdb_dot_internal_dot_v1_dot_vector__service__pb2.CompactSegmentResponse.FromString,
             options,
             channel_credentials,
             insecure,
