@@ -17,6 +17,7 @@ from gateway.config import GatewayConfig
 from gateway.record_servicer import RecordServicer
 from gateway.system_servicer import SystemServicer
 from gateway.tenancy_servicer import TenancyServicer
+from gateway.transfer_servicer import TransferServicer
 from gateway.worker_clients import WorkerClients
 from segmentdb import serving
 from segmentdb.v1 import (
@@ -30,6 +31,8 @@ from segmentdb.v1 import (
     system_service_pb2_grpc,
     tenancy_service_pb2,
     tenancy_service_pb2_grpc,
+    transfer_service_pb2,
+    transfer_service_pb2_grpc,
 )
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ SERVICE_NAMES = [
     collection_service_pb2.DESCRIPTOR.services_by_name["CollectionService"].full_name,
     record_service_pb2.DESCRIPTOR.services_by_name["RecordService"].full_name,
     admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+    transfer_service_pb2.DESCRIPTOR.services_by_name["TransferService"].full_name,
 ]
 
 
@@ -61,6 +65,8 @@ def build_server(config: GatewayConfig) -> tuple[serving.Served, WorkerClients]:
         record_service_pb2_grpc.add_RecordServiceServicer_to_server(
             RecordServicer(config, workers), server)
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(workers), server)
+        transfer_service_pb2_grpc.add_TransferServiceServicer_to_server(
+            TransferServicer(config, workers), server)
         return SERVICE_NAMES
 
     try:

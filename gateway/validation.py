@@ -340,6 +340,13 @@ def collection_id(value: str, field: str = "collection_id") -> None:
 def _write(request, max_batch_size: int, operation: str, *, vectors_required: bool,
            allow_null: bool) -> None:
     collection_id(request.collection_id)
+    _columns(request, max_batch_size, operation, vectors_required=vectors_required,
+             allow_null=allow_null)
+
+
+def _columns(request, max_batch_size: int, operation: str, *, vectors_required: bool,
+             allow_null: bool) -> None:
+    """ids, documents, metadatas, embeddings of a write (or an import chunk)."""
     count = len(request.ids)
     batch_size(count, max_batch_size)
     record_ids(request.ids, required=True)
@@ -355,6 +362,11 @@ def check_add(request: record_service_pb2.AddRecordsRequest, max_batch_size: int
 
 def check_upsert(request: record_service_pb2.UpsertRecordsRequest, max_batch_size: int) -> None:
     _write(request, max_batch_size, "upsert", vectors_required=True, allow_null=True)
+
+
+def check_import_chunk(chunk, max_batch_size: int) -> None:
+    """An ImportChunk follows add's rules: embeddings required, no null metadata values."""
+    _columns(chunk, max_batch_size, "import", vectors_required=True, allow_null=False)
 
 
 def check_update(request: record_service_pb2.UpdateRecordsRequest, max_batch_size: int) -> None:

@@ -28,6 +28,7 @@ from metadata_worker import snapshot_stream
 from metadata_worker.domain import RecordSelection
 from metadata_worker.log_retention import LogRetention
 from metadata_worker.store import Store
+from metadata_worker.transfer_rpcs import TransferRpcs
 from metadata_worker.vacuum import IndexFigures, StorageVacuum
 
 # Collections per ListVectorSegments page when the caller does not say.
@@ -44,7 +45,7 @@ def selection_of(request) -> RecordSelection:
     return selection
 
 
-class MetadataServicer(metadata_service_pb2_grpc.MetadataServiceServicer):
+class MetadataServicer(TransferRpcs, metadata_service_pb2_grpc.MetadataServiceServicer):
     def __init__(self, store: Store, log_retention: int = 0):
         self.store = store
         # Runs after a record write's transaction committed, in its own (log_retention.py).

@@ -75,6 +75,12 @@ def _existing(conn: sqlite3.Connection, collection: Collection, ids: list[str]) 
     ).fetchall())
 
 
+def existing_ids(conn: sqlite3.Connection, collection: Collection,
+                 ids: list[str]) -> dict[str, int]:
+    """{id: label} of the ids already in the collection (one query for the whole batch)."""
+    return _existing(conn, collection, ids)
+
+
 def _log_sequence(conn: sqlite3.Connection, collection: Collection, seqs: list[int]) -> int:
     return seqs[-1] if seqs else store_log.position(conn, collection.id)
 

@@ -5,6 +5,7 @@
     segmentdb stats | reindex | pin | release            # operate a running service
     segmentdb backup | restore                           # online backup, verified restore
     segmentdb migrate | vacuum                           # schema upgrades, reclaiming disk
+    segmentdb export | import                            # a collection to/from a file
 
 Errors print as one line on stderr with exit code 1; `--debug` shows the traceback.
 """
@@ -18,7 +19,7 @@ import os
 import sys
 from typing import Optional
 
-from segmentdb import cli_admin, cli_backup, cli_chroma_import, cli_maintenance
+from segmentdb import cli_admin, cli_backup, cli_chroma_import, cli_maintenance, cli_transfer
 from segmentdb.version import __version__
 
 # Subcommands whose flags belong to another package: `segmentdb gateway ...` calls
@@ -47,7 +48,7 @@ SEGMENTDB_IDLE_TTL and SEGMENTDB_LOG_LEVEL; a flag wins.
 
 
 # Modules adding subcommands: each has EXAMPLES, SUMMARIES, add_commands(subparsers), run(args).
-TOOL_MODULES = (cli_admin, cli_backup, cli_chroma_import, cli_maintenance)
+TOOL_MODULES = (cli_admin, cli_backup, cli_chroma_import, cli_maintenance, cli_transfer)
 
 
 class CommandError(Exception):

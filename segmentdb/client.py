@@ -205,6 +205,45 @@ class Client:
         request = coll_pb.DeleteCollectionRequest(tenant=self.tenant, database=self.database, name=_name(name))
         self._call(self._collections.DeleteCollection, request)
 
+    def import_records(
+        self,
+        name: str,
+        records: Any,
+        *,
+        metadata: Optional[Mapping[str, Any]] = None,
+        configuration: Optional[Mapping[str, Any]] = None,
+        dimension: Optional[int] = None,
+        import_id: Optional[str] = None,
+        mode: str = "insert",
+        chunk_size: int = 1000,
+        on_progress: Optional[Callable[[int], None]] = None,
+    ):
+        """Import `records` (an iterable of `segmentdb.transfer.Records` batches) into the
+        collection `name`, creating it with `metadata` and `configuration` if it does not
+        exist; returns a `segmentdb.transfer.ImportResult`.
+
+        Each chunk of `chunk_size` records commits in one transaction with the import's
+        progress and is acknowledged (`on_progress(committed_records)` is called). Run it
+        again with the same `import_id` and the same records after an interruption and it
+        resumes after the last committed chunk: nothing is written twice. `mode="insert"`
+        refuses ids already in the collection (UniqueConstraintError); `"upsert"` replaces
+        them. Every record needs its embedding (no server-side embedding function yet).
+
+        >>> from segmentdb.transfer import Records
+        >>> batch = Records(ids=["a", "b"], embeddings=np.zeros((2, 8), "float32"),
+        ...                 documents=["one", None], metadatas=[{"n": 1}, None])
+        >>> result = client.import_records("books", [batch], import_id="books-2024-06-01",
+        ...                                configuration={"hnsw": {"space": "cosine"}})
+        >>> result.committed_records, result.created
+        (2, True)
+        """
+        from segmentdb import transfer
+
+        return transfer.import_records(
+            self, _name(name), records, metadata=metadata, configuration=configuration,
+            dimension=dimension, import_id=import_id, mode=mode, chunk_size=chunk_size,
+            on_progress=on_progress)
+
     # ------------------------------------------------------------ tenants and databases
 
     def set_tenant(self, tenant: str, database: str = DEFAULT_DATABASE) -> None:

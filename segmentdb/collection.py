@@ -259,6 +259,29 @@ class Collection:
             metadatas=column("metadatas"), distances=column("distances"), included=include,
         )
 
+    # ------------------------------------------------------------ export (segmentdb.transfer)
+
+    def export_records(self, page_size: int = 1000, page_token: Optional[str] = None):
+        """Every record (ids, documents, metadatas, float32 embeddings) in pages, in
+        insertion order, from one snapshot; `segmentdb.transfer.Export`.
+
+        The export's `collection` (name, metadata, configuration, dimension),
+        `record_count` and `remaining_count` are there before the first page. Each page has
+        a `next_page_token`: pass it as `page_token` to resume after that page (every
+        record comes exactly once). A stream broken by UNAVAILABLE resumes by itself.
+
+        >>> export = books.export_records(page_size=1000)
+        >>> export.collection["configuration"]["hnsw"]["space"]
+        'cosine'
+        >>> for page in export:
+        ...     print(len(page.ids), page.embeddings.dtype, page.next_page_token)
+        1000 float32 djE6...
+        >>> rest = books.export_records(page_token=saved_token)   # continue later
+        """
+        from segmentdb import transfer
+
+        return transfer.export_records(self, page_size, page_token)
+
     # ------------------------------------------------------------ the collection itself
 
     def modify(self, name: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,

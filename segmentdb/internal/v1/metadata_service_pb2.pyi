@@ -8,6 +8,7 @@ from segmentdb.v1 import collection_service_pb2 as _collection_service_pb2
 from segmentdb.v1 import common_pb2 as _common_pb2
 from segmentdb.v1 import record_service_pb2 as _record_service_pb2
 from segmentdb.v1 import tenancy_service_pb2 as _tenancy_service_pb2
+from segmentdb.v1 import transfer_service_pb2 as _transfer_service_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -209,3 +210,37 @@ class VacuumStorageResponse(_message.Message):
     log_entries_after: int
     maintenance_run_id: int
     def __init__(self, sqlite_bytes_before: _Optional[int] = ..., sqlite_bytes_after: _Optional[int] = ..., log_entries_before: _Optional[int] = ..., log_entries_after: _Optional[int] = ..., maintenance_run_id: _Optional[int] = ...) -> None: ...
+
+class GetImportProgressRequest(_message.Message):
+    __slots__ = ("collection_id", "import_id")
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    IMPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    collection_id: str
+    import_id: str
+    def __init__(self, collection_id: _Optional[str] = ..., import_id: _Optional[str] = ...) -> None: ...
+
+class GetImportProgressResponse(_message.Message):
+    __slots__ = ("committed_records", "committed_chunks")
+    COMMITTED_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    committed_records: int
+    committed_chunks: int
+    def __init__(self, committed_records: _Optional[int] = ..., committed_chunks: _Optional[int] = ...) -> None: ...
+
+class ImportChunkRequest(_message.Message):
+    __slots__ = ("collection_id", "import_id", "mode", "chunk")
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    IMPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    collection_id: str
+    import_id: str
+    mode: _transfer_service_pb2.ImportMode
+    chunk: _transfer_service_pb2.ImportChunk
+    def __init__(self, collection_id: _Optional[str] = ..., import_id: _Optional[str] = ..., mode: _Optional[_Union[_transfer_service_pb2.ImportMode, str]] = ..., chunk: _Optional[_Union[_transfer_service_pb2.ImportChunk, _Mapping]] = ...) -> None: ...
+
+class ImportChunkResponse(_message.Message):
+    __slots__ = ("ack",)
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    ack: _transfer_service_pb2.ImportAck
+    def __init__(self, ack: _Optional[_Union[_transfer_service_pb2.ImportAck, _Mapping]] = ...) -> None: ...

@@ -7,6 +7,7 @@ from segmentdb.internal.v1 import metadata_service_pb2 as segmentdb_dot_internal
 from segmentdb.v1 import collection_service_pb2 as segmentdb_dot_v1_dot_collection__service__pb2
 from segmentdb.v1 import record_service_pb2 as segmentdb_dot_v1_dot_record__service__pb2
 from segmentdb.v1 import tenancy_service_pb2 as segmentdb_dot_v1_dot_tenancy__service__pb2
+from segmentdb.v1 import transfer_service_pb2 as segmentdb_dot_v1_dot_transfer__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -176,6 +177,21 @@ class MetadataServiceStub:
                 '/segmentdb.internal.v1.MetadataService/VacuumStorage',
                 request_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.VacuumStorageRequest.SerializeToString,
                 response_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.VacuumStorageResponse.FromString,
+                _registered_method=True)
+        self.ExportRecords = channel.unary_stream(
+                '/segmentdb.internal.v1.MetadataService/ExportRecords',
+                request_serializer=segmentdb_dot_v1_dot_transfer__service__pb2.ExportRecordsRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_v1_dot_transfer__service__pb2.ExportRecordsResponse.FromString,
+                _registered_method=True)
+        self.GetImportProgress = channel.unary_unary(
+                '/segmentdb.internal.v1.MetadataService/GetImportProgress',
+                request_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetImportProgressRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetImportProgressResponse.FromString,
+                _registered_method=True)
+        self.ImportChunk = channel.unary_unary(
+                '/segmentdb.internal.v1.MetadataService/ImportChunk',
+                request_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ImportChunkRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ImportChunkResponse.FromString,
                 _registered_method=True)
 
 
@@ -369,6 +385,33 @@ class MetadataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportRecords(self, request, context):
+        """Export/import (TransferService). The header, then pages in label order, all from one
+        snapshot. INVALID_ARGUMENT (page_size, page_token), NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetImportProgress(self, request, context):
+        """Records and chunks committed under (collection, import_id); zeros for a new import.
+        NOT_FOUND (collection).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportChunk(self, request, context):
+        """One chunk of an import: its records and the import's progress in ONE transaction, so a
+        chunk is either committed and counted or neither. A chunk wholly before the committed
+        records is acknowledged again without writing. FAILED_PRECONDITION (offset not where
+        the committed records end), ALREADY_EXISTS (INSERT mode, id present), INVALID_ARGUMENT
+        (dimension, columns), NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -506,6 +549,21 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     servicer.VacuumStorage,
                     request_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.VacuumStorageRequest.FromString,
                     response_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.VacuumStorageResponse.SerializeToString,
+            ),
+            'ExportRecords': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportRecords,
+                    request_deserializer=segmentdb_dot_v1_dot_transfer__service__pb2.ExportRecordsRequest.FromString,
+                    response_serializer=segmentdb_dot_v1_dot_transfer__service__pb2.ExportRecordsResponse.SerializeToString,
+            ),
+            'GetImportProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetImportProgress,
+                    request_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetImportProgressRequest.FromString,
+                    response_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetImportProgressResponse.SerializeToString,
+            ),
+            'ImportChunk': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportChunk,
+                    request_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ImportChunkRequest.FromString,
+                    response_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ImportChunkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1242,6 +1300,87 @@ class MetadataService:
             '/segmentdb.internal.v1.MetadataService/VacuumStorage',
             segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.VacuumStorageRequest.SerializeToString,
             segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.VacuumStorageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/segmentdb.internal.v1.MetadataService/ExportRecords',
+            segmentdb_dot_v1_dot_transfer__service__pb2.ExportRecordsRequest.SerializeToString,
+            segmentdb_dot_v1_dot_transfer__service__pb2.ExportRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetImportProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.internal.v1.MetadataService/GetImportProgress',
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetImportProgressRequest.SerializeToString,
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.GetImportProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportChunk(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.internal.v1.MetadataService/ImportChunk',
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ImportChunkRequest.SerializeToString,
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ImportChunkResponse.FromString,
             options,
             channel_credentials,
             insecure,
