@@ -19,6 +19,7 @@ the records already committed are skipped, never written twice.
 from __future__ import annotations
 
 import queue
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -39,9 +40,10 @@ DEFAULT_CHUNK_SIZE = 1000
 # Chunks sent ahead of their acks: enough to keep the gateway busy while the client reads
 # the next chunk, few enough that a resend after a broken stream is small.
 MAX_IN_FLIGHT = 4
-# A stream broken by UNAVAILABLE (gateway restarting) is reopened up to this many times in a
-# row, each after waiting up to RESUME_WAIT_SECONDS for the channel to reconnect.
-RESUME_ATTEMPTS = 5
+# A stream broken by UNAVAILABLE (a gateway or metadata worker restarting) is reopened up to
+# this many times in a row, each after a growing pause (0.25, 0.5, 1, 2, ... s: ~32 s in all)
+# and after waiting up to RESUME_WAIT_SECONDS for the channel to reconnect.
+RESUME_ATTEMPTS = 7
 RESUME_WAIT_SECONDS = 30.0
 MODES = {"insert": tsvc.IMPORT_MODE_INSERT, "upsert": tsvc.IMPORT_MODE_UPSERT}
 
@@ -104,6 +106,7 @@ class Export:
         self.record_count = header.record_count          # in the collection
         self.remaining_count = header.remaining_count    # after page_token: what comes
         self.last_page_token = page_token
+        self.resumptions = 0                             # streams reopened after UNAVAILABLE
 
     def _open(self) -> Iterator:
         if self._client._closed:
@@ -130,6 +133,7 @@ class Export:
                 # Resume after the last page received; the new stream starts with a header.
                 self._request.page_token = self.last_page_token
                 self._responses = self._open()
+                self.resumptions += 1
                 continue
             if message.WhichOneof("item") != "page":
                 continue
@@ -146,6 +150,12 @@ class Export:
         cancel = getattr(self._responses, "cancel", None)
         if cancel is not None:
             cancel()
+
+    def __enter__(self) -> "Export":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.cancel()
 
 
 def export_records(collection: "Collection", page_size: int = DEFAULT_PAGE_SIZE,
@@ -169,6 +179,7 @@ class ImportResult:
     updated: int = 0
     chunks: int = 0              # chunks committed by this run
     resent_chunks: int = 0       # chunks the server had committed already (acks were lost)
+    resumptions: int = 0         # streams reopened after UNAVAILABLE
 
 
 def import_records(
@@ -208,6 +219,7 @@ def import_records(
         for offset, chunk in _chunks(records, chunk_size, skip=started.committed_records):
             stream.send(_chunk_proto(offset, chunk))
         stream.finish()
+        result.resumptions = stream.resumptions
     except BaseException:
         stream.cancel()  # e.g. the records iterator failed: what was acknowledged stays
         raise
@@ -246,8 +258,9 @@ def _chunk_proto(offset: int, records: Records) -> tsvc.ImportChunk:
     if records.documents is not None:
         chunk.documents.extend(wire.documents_to_proto(records.documents))
     if records.metadatas is not None:
-        chunk.metadatas.extend(wire.metadata_to_proto(m, f"metadatas[{i}]")
-                               for i, m in enumerate(records.metadatas))
+        chunk.metadatas.extend(
+            wire.metadata_to_proto(m, f"record {offset + i} (id {records.ids[i]!r}) metadata")
+            for i, m in enumerate(records.metadatas))
     return chunk
 
 
@@ -264,6 +277,7 @@ class _ImportStream:
         self.on_ack: Callable[[Any], None] = lambda ack: None
         self._outbox: Optional[queue.Queue] = None
         self._call = None
+        self.resumptions = 0
         try:
             self.started = self._open()
         except grpc.RpcError as err:
@@ -324,6 +338,7 @@ class _ImportStream:
             except grpc.RpcError as err:
                 failures += 1
                 _may_resume(self._client, err, failures)
+        self.resumptions += 1
         committed = started.committed_records
         while self._pending and self._pending[0].offset + len(self._pending[0].ids) <= committed:
             chunk = self._pending.popleft()
@@ -362,6 +377,7 @@ def _may_resume(client: "Client", err: grpc.RpcError, failures: int) -> None:
     reconnected); raise the error's segmentdb class otherwise."""
     if err.code() != grpc.StatusCode.UNAVAILABLE or failures > RESUME_ATTEMPTS:
         raise client._translate(err) from None
+    time.sleep(0.25 * 2 ** (failures - 1))
     try:
         grpc.channel_ready_future(client._channel).result(timeout=RESUME_WAIT_SECONDS)
     except grpc.FutureTimeoutError:

@@ -9,9 +9,11 @@ from segmentdb.v1 import (
     record_service_pb2,
     system_service_pb2,
     tenancy_service_pb2,
+    transfer_service_pb2,
 )
 
-PUBLIC = [admin_service_pb2, collection_service_pb2, record_service_pb2, system_service_pb2, tenancy_service_pb2]
+PUBLIC = [admin_service_pb2, collection_service_pb2, record_service_pb2, system_service_pb2, tenancy_service_pb2,
+          transfer_service_pb2]
 
 
 def _methods():
@@ -35,6 +37,6 @@ def test_enums_start_with_unspecified():
     from segmentdb.internal.v1 import segment_pb2
     from segmentdb.v1 import collection_pb2, common_pb2
 
-    for module in (common_pb2, collection_pb2, segment_pb2):
+    for module in (common_pb2, collection_pb2, segment_pb2, transfer_service_pb2):
         for enum in module.DESCRIPTOR.enum_types_by_name.values():
             assert enum.values_by_number[0].name.endswith("_UNSPECIFIED"), enum.full_name
