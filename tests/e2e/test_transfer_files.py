@@ -225,3 +225,36 @@ def test_cli_errors_are_one_line_with_exit_1(service, tmp_path, make_collection)
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1
     assert "plain.jsonl line 1: embedding is missing" in refused.stderr
     assert "no embedding function" in refused.stderr
+
+
+@pytest.mark.parametrize("suffix", transfer_files.FORMATS)
+def test_an_empty_collection_round_trips_with_its_configuration(service, client, make_collection,
+                                                                tmp_path, suffix):
+    empty = make_collection(configuration={"hnsw": {"space": "ip", "ef_search": 7}},
+                            metadata={"kept": True})
+    out = tmp_path / f"empty{suffix}"
+    cli("export", "--target", service.address, "--collection", empty.name, "--out", str(out))
+    copy_name = f"{empty.name}-copy"
+    imported = json.loads(cli("import", "--target", service.address, "--collection", copy_name,
+                              str(out), "--json").stdout)
+    assert (imported["records"], imported["created"]) == (0, True)
+    copy = client.get_collection(copy_name)
+    assert copy.configuration == empty.configuration and copy.metadata == {"kept": True}
+    assert copy.count() == 0
+    client.delete_collection(copy_name)
+
+
+def test_a_file_without_a_header_imports_with_defaults_into_the_named_collection(
+        service, client, tmp_path, collection_name):
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text('{"id": "a", "embedding": [1, 2]}\n{"id": "b", "embedding": [3.5, 4],'
+                     ' "document": "bee", "metadata": {"n": 2}}\n')
+    unnamed = cli("import", "--target", service.address, str(plain), check=False)
+    assert unnamed.returncode == 1 and "pass --collection NAME" in unnamed.stderr
+    cli("import", "--target", service.address, "--collection", collection_name, str(plain))
+    copy = client.get_collection(collection_name)
+    got = copy.get(include=["documents", "metadatas", "embeddings"])
+    assert got["ids"] == ["a", "b"] and got["documents"] == [None, "bee"]
+    assert got["metadatas"] == [None, {"n": 2}] and got["embeddings"].tolist() == [[1, 2], [3.5, 4]]
+    assert copy.configuration["hnsw"]["space"] == "l2"
+    client.delete_collection(collection_name)
