@@ -21,8 +21,6 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from segmentdb import errors
-
 EXAMPLES = {
     "export": "segmentdb export --target localhost:50051 --collection books --out books.parquet",
     "import": "segmentdb import --target localhost:50051 --collection books books.parquet",
@@ -82,6 +80,9 @@ def add_commands(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: `segmentdb serve` builds every command's parser and must
+    # not pay for grpc before it starts its children (tests/unit/test_startup_imports.py).
+    from segmentdb import errors
     from segmentdb.client import Client
 
     client = Client(args.target, token=args.token, timeout=CALL_TIMEOUT_SECONDS,
@@ -119,7 +120,7 @@ def _export(client, args) -> int:
 
 
 def _import(client, args) -> int:
-    from segmentdb import transfer_files
+    from segmentdb import errors, transfer_files
 
     if args.chunk_size < 1:
         raise errors.InvalidArgumentError("--chunk-size: must be at least 1")
