@@ -27,7 +27,10 @@ import processes
 def _start(tmp_path, name: str = "metadata"):
     worker = processes.start("metadata_worker", tmp_path, name, "--path",
                              str(tmp_path / "data"))
-    channel = grpc.insecure_channel(worker.address)
+    # No BDP probing: the receive window stays at 64 KiB, so a worker streaming to a reader
+    # that pauses is held after a chunk or two instead of pushing the whole (small) snapshot
+    # into the transport and deleting its temp file (the killed-worker test needs it held).
+    channel = grpc.insecure_channel(worker.address, options=[("grpc.http2.bdp_probe", 0)])
     return worker, channel, metadata_service_pb2_grpc.MetadataServiceStub(channel)
 
 
