@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= ./segmentdb_data
 PORT ?= 50051
 
-.PHONY: run test test-slow protos lint-protos install install-dev clean
+.PHONY: run test test-slow protos lint-protos breaking-protos install install-dev clean
 
 BUF_VERSION := 1.75.0
 BUF := .buf/node_modules/.bin/buf
@@ -40,6 +40,17 @@ $(BUF):
 
 lint-protos: $(BUF)
 	$(BUF) lint
+
+# buf breaking (FILE rules, buf.yaml): the protos stay compatible with BREAKING_BASE's, by
+# default the previous commit (on main after a merge: main before it). The old protos are
+# taken with `git archive`, which works in a fresh clone, a worktree and CI alike;
+# `make breaking-protos BREAKING_BASE=main` checks a branch against main.
+BREAKING_BASE ?= HEAD~1
+
+breaking-protos: $(BUF)
+	rm -rf .buf/against && mkdir -p .buf/against
+	git archive $(BREAKING_BASE) buf.yaml protos | tar -x -C .buf/against
+	$(BUF) breaking --against .buf/against
 
 clean:
 	rm -rf $(VENV) .buf build *.egg-info
