@@ -176,8 +176,6 @@ def test_a_cancelled_or_timed_out_backup_leaves_nothing_on_either_side(client, m
     big = make_collection("big")
     big.add(ids=[f"b{i}" for i in range(3000)],
             embeddings=rng.standard_normal((3000, 64)).astype(np.float32))
-    early = "backup stream ended early"
-    ended_early = service.log().count(early)
 
     def stop_after_first_chunk(phase, done, total):
         if phase == "download" and done > 0:
@@ -188,7 +186,9 @@ def test_a_cancelled_or_timed_out_backup_leaves_nothing_on_either_side(client, m
                       on_progress=stop_after_first_chunk)
     assert not (tmp_path / "cancelled.tar.gz").exists()
     assert _snapshots_gone(service), "the metadata worker kept the cancelled snapshot"
-    assert _eventually(lambda: service.log().count(early) == ended_early + 1), service.log()
+    # Whether the worker saw the cancel mid-stream ("backup stream ended early") or had
+    # already pushed the whole snapshot into gRPC's buffers (BDP grows the windows past a
+    # few MiB; seen in CI under load) is timing; what must hold either way is above.
 
     def slow(phase, done, total):
         if phase == "download":
