@@ -41,6 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="most records per add/upsert/update (default 100000)")
     parser.add_argument("--log-level", default=defaults["log_level"],
                         help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    parser.add_argument("--auth-tokens-file", default=defaults["auth_tokens_file"],
+                        metavar="FILE", help="JSON file of bearer tokens (tenants, role; see "
+                        "docs/internals.md Security); env SEGMENTDB_AUTH_TOKENS_FILE; default: "
+                        "no authentication")
+    parser.add_argument("--tls-cert", default=defaults["tls_cert"], metavar="FILE",
+                        help="PEM certificate (chain) of the public port; with --tls-key")
+    parser.add_argument("--tls-key", default=defaults["tls_key"], metavar="FILE",
+                        help="PEM private key of --tls-cert")
+    parser.add_argument("--tls-client-ca", default=defaults["tls_client_ca"], metavar="FILE",
+                        help="PEM CA: require client certificates signed by it (mutual TLS)")
+    parser.add_argument("--internal-token-file", default=defaults["internal_token_file"],
+                        metavar="FILE", help="file holding the workers' shared internal token, "
+                        "sent on every internal call")
     return parser
 
 
@@ -57,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
             max_message_size=args.max_message_size,
             max_batch_size=args.max_batch_size,
             log_level=args.log_level,
+            auth_tokens_file=args.auth_tokens_file,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            tls_client_ca=args.tls_client_ca,
+            internal_token_file=args.internal_token_file,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -37,8 +37,10 @@ class CollectionServicer(collection_service_pb2_grpc.CollectionServiceServicer):
             raise errors.InvalidArgumentError(
                 "name/id: give the collection's name or its id"
             )
-        validation.required_string(getattr(request, selector), selector,
-                                   f"the collection's {selector}")
+        if selector == "id":
+            validation.collection_id(request.id, "id")
+        else:
+            validation.lookup_name(request.name, "name")
         return self._metadata.GetCollection(request, timeout=timeout_from(context))
 
     def ListCollections(self, request, context):
@@ -59,7 +61,7 @@ class CollectionServicer(collection_service_pb2_grpc.CollectionServiceServicer):
 
     def DeleteCollection(self, request, context):
         _scope(request)
-        validation.required_string(request.name, "name", "the collection's name")
+        validation.lookup_name(request.name, "name")
         removed = self._metadata.DeleteCollection(request, timeout=timeout_from(context))
         self._workers.drop_segments_everywhere(list(removed.vector_segment_ids))
         return collection_service_pb2.DeleteCollectionResponse()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
+from segmentdb.tls import ServerTls
 from segmentdb.units import parse_size
 
 DEFAULT_PORT = 50051
@@ -26,6 +27,12 @@ ENVIRONMENT = {
     "max_message_size": ("SEGMENTDB_MAX_MESSAGE_SIZE", "256MiB"),
     "max_batch_size": ("SEGMENTDB_MAX_BATCH_SIZE", str(DEFAULT_MAX_BATCH_SIZE)),
     "log_level": ("SEGMENTDB_LOG_LEVEL", "INFO"),
+    # Security (docs/internals.md "Security"): files only, never secrets on the command line.
+    "auth_tokens_file": ("SEGMENTDB_AUTH_TOKENS_FILE", None),
+    "tls_cert": ("SEGMENTDB_TLS_CERT", None),
+    "tls_key": ("SEGMENTDB_TLS_KEY", None),
+    "tls_client_ca": ("SEGMENTDB_TLS_CLIENT_CA", None),
+    "internal_token_file": ("SEGMENTDB_INTERNAL_TOKEN_FILE", None),
 }
 
 
@@ -45,6 +52,12 @@ class GatewayConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
     log_level: str = "INFO"
+    # Bearer tokens (gateway.auth_tokens); None = no authentication (today's behaviour).
+    auth_tokens_file: str | None = None
+    # The public port's TLS (segmentdb.tls.ServerTls); None = plaintext.
+    tls: ServerTls | None = None
+    # The shared internal token sent to the workers (segmentdb.internal_auth).
+    internal_token_file: str | None = None
 
     def __post_init__(self) -> None:
         if not self.metadata_address:
@@ -72,6 +85,11 @@ class GatewayConfig:
         max_message_size: str | int,
         max_batch_size: str | int,
         log_level: str,
+        auth_tokens_file: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        tls_client_ca: str | None = None,
+        internal_token_file: str | None = None,
     ) -> "GatewayConfig":
         """Build from flag/environment strings; raises ValueError naming the bad setting."""
         try:
@@ -96,4 +114,7 @@ class GatewayConfig:
             max_message_bytes=message_bytes,
             max_batch_size=batch,
             log_level=log_level,
+            auth_tokens_file=auth_tokens_file or None,
+            tls=ServerTls.from_flags(tls_cert, tls_key, tls_client_ca),
+            internal_token_file=internal_token_file or None,
         )

@@ -28,6 +28,7 @@ from typing import Callable, Iterator
 
 import grpc
 
+from segmentdb import internal_auth
 from segmentdb.internal.v1 import vector_service_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -36,14 +37,16 @@ log = logging.getLogger(__name__)
 class WorkerChannel:
     """One vector worker's call channel and stub, with the calls pending on it."""
 
-    def __init__(self, address: str, options: list[tuple[str, int]]):
+    def __init__(self, address: str, options: list[tuple[str, int]],
+                 internal_token: str | None = None):
         self.address = address
         self._options = options
+        self._internal_token = internal_token
         self._lock = threading.Lock()
         self._tokens = itertools.count()
         self._pending: dict[int, float] = {}  # token -> time.monotonic() at start
         self._hung: set[int] = set()
-        self._channel = grpc.insecure_channel(address, options=options)
+        self._channel = self._new_channel()
         self.stub = vector_service_pb2_grpc.VectorServiceStub(self._channel)
 
     @contextmanager
@@ -76,10 +79,14 @@ class WorkerChannel:
             self._hung.update(self._pending)
             count = len(self._pending)
             old = self._channel
-            self._channel = grpc.insecure_channel(self.address, options=self._options)
+            self._channel = self._new_channel()
             self.stub = vector_service_pb2_grpc.VectorServiceStub(self._channel)
         old.close()
         return count
+
+    def _new_channel(self) -> grpc.Channel:
+        channel = grpc.insecure_channel(self.address, options=self._options)
+        return internal_auth.with_token(channel, self._internal_token)
 
     def close(self) -> None:
         with self._lock:

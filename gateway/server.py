@@ -12,6 +12,8 @@ import sys
 import grpc
 
 from gateway.admin_servicer import AdminServicer
+from gateway.auth_interceptor import AuthInterceptor, CollectionTenants, metadata_lookup
+from gateway.auth_tokens import TokenSource
 from gateway.collection_servicer import CollectionServicer
 from gateway.config import GatewayConfig
 from gateway.record_servicer import RecordServicer
@@ -19,7 +21,7 @@ from gateway.system_servicer import SystemServicer
 from gateway.tenancy_servicer import TenancyServicer
 from gateway.transfer_servicer import TransferServicer
 from gateway.worker_clients import WorkerClients
-from segmentdb import serving
+from segmentdb import internal_auth, serving
 from segmentdb.v1 import (
     admin_service_pb2,
     admin_service_pb2_grpc,
@@ -51,9 +53,20 @@ SERVICE_NAMES = [
 
 
 def build_server(config: GatewayConfig) -> tuple[serving.Served, WorkerClients]:
-    """Start the gateway (NOT_SERVING until the caller calls set_serving(True))."""
+    """Start the gateway (NOT_SERVING until the caller calls set_serving(True)).
+
+    Raises ValueError (naming the flag) for an unusable tokens, TLS or internal token file.
+    """
+    internal_token = (internal_auth.read_token_file(config.internal_token_file)
+                      if config.internal_token_file else None)
+    tokens = TokenSource(config.auth_tokens_file) if config.auth_tokens_file else None
+    credentials = config.tls.credentials() if config.tls else None
     workers = WorkerClients(config.metadata_address, config.vector_worker_addresses,
-                            config.max_message_bytes)
+                            config.max_message_bytes, internal_token=internal_token)
+    interceptors = []
+    if tokens is not None:
+        tenants = CollectionTenants(metadata_lookup(workers.metadata))
+        interceptors.append(AuthInterceptor(tokens, tenants))
 
     def register(server: grpc.Server) -> list[str]:
         system_service_pb2_grpc.add_SystemServiceServicer_to_server(
@@ -77,6 +90,8 @@ def build_server(config: GatewayConfig) -> tuple[serving.Served, WorkerClients]:
             max_message_bytes=config.max_message_bytes,
             max_workers=MAX_CONCURRENT_CALLS,
             reflection=True,
+            interceptors=interceptors,
+            credentials=credentials,
         )
     except BaseException:
         workers.close()
@@ -89,12 +104,28 @@ def serve(config: GatewayConfig) -> None:
     serving.configure_logging(config.log_level)
     try:
         served, workers = build_server(config)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         log.error("gateway could not start: %s", exc)
         sys.exit(1)
     served.set_serving(True)
-    serving.write_port_file(config.port_file, served.port)
-    log.info("gateway serving on %s:%d (metadata %s, vector workers %s)", config.host,
-             served.port, config.metadata_address, ",".join(config.vector_worker_addresses))
+    log.info("gateway serving on %s:%d (metadata %s, vector workers %s; %s, %s)", config.host,
+             served.port, config.metadata_address, ",".join(config.vector_worker_addresses),
+             "bearer tokens required" if config.auth_tokens_file else "no authentication",
+             _describe_tls(config))
+    if not config.auth_tokens_file and not _loopback(config.host):
+        log.warning("the gateway listens on %s WITHOUT authentication: anyone who reaches the "
+                    "port can read and write every tenant; pass --auth-tokens-file (and "
+                    "--tls-cert/--tls-key)", config.host)
+    serving.write_port_file(config.port_file, served.port)  # last: tests read the log then
     serving.wait_for_signal(served, on_stop=workers.close)
     log.info("gateway stopped")
+
+
+def _loopback(host: str) -> bool:
+    return host.startswith(("127.", "unix:")) or host in ("localhost", "::1", "[::1]")
+
+
+def _describe_tls(config: GatewayConfig) -> str:
+    if config.tls is None:
+        return "plaintext"
+    return "TLS with client certificates required" if config.tls.client_ca else "TLS"

@@ -11,7 +11,17 @@ Names:
   no '..', and not a valid IPv4 address such as '1.2.3.4' (chromadb's rule).
 - tenant and database: an empty string means default_tenant / default_database; after
   that 1-512 characters, no control characters (NUL included), no leading or trailing
-  whitespace. Tenant names in CreateTenant/GetTenant are required (no default).
+  whitespace. Tenant names in CreateTenant/GetTenant are required (no default). Other
+  characters (`../x`, `'; DROP TABLE x; --`) are plain data: names never become paths (index
+  folders are named by segment UUIDs) and reach SQLite only as bound parameters.
+- a collection name looked up (get, delete) is at most 512 characters without control
+  characters (a longer one cannot exist); a collection_id at most 64 characters (ids are
+  36-character UUIDs).
+
+Sizes (docs/internals.md "Security"): a metadata key is at most 1 KiB, a value at most
+1 MiB (a string's UTF-8 bytes; a list: the sum of its elements, 8 bytes per number), one
+record's (or collection's) metadata at most 4 MiB in all. Limits of the request, not of the
+server's state: INVALID_ARGUMENT, naming the key and the limit.
 """
 
 from __future__ import annotations
@@ -29,7 +39,13 @@ from segmentdb.v1 import collection_pb2, common_pb2, record_service_pb2
 DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
 MAX_NAME_LENGTH = 512
+MAX_COLLECTION_ID_LENGTH = 64
 MAX_DUPLICATES_LISTED = 5
+MAX_METADATA_KEY_BYTES = 1024
+MAX_METADATA_VALUE_BYTES = 1024 * 1024
+MAX_METADATA_BYTES = 4 * 1024 * 1024
+# Characters of a client's value quoted in an error message (the rest is elided).
+SHOWN_CHARACTERS = 80
 
 _COLLECTION_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
 _COLLECTION_NAME_RULE = (
@@ -53,13 +69,25 @@ DEFAULT_GET_INCLUDE = frozenset({common_pb2.INCLUDE_FIELD_DOCUMENTS,
 DEFAULT_QUERY_INCLUDE = DEFAULT_GET_INCLUDE | {common_pb2.INCLUDE_FIELD_DISTANCES}
 
 
+def shown(value: str) -> str:
+    """`value` quoted for an error message, cut to SHOWN_CHARACTERS (a 10 MB name must not
+    come back in the status)."""
+    if len(value) <= SHOWN_CHARACTERS:
+        return repr(value)
+    return f"{value[:SHOWN_CHARACTERS]!r}... ({len(value)} characters)"
+
+
 # ---- names -------------------------------------------------------------------------------
 
 def collection_name(name: str, field: str = "name") -> None:
     """Raise InvalidCollectionNameError unless `name` follows the collection-name rule."""
+    if len(name) > MAX_NAME_LENGTH:
+        raise errors.InvalidCollectionNameError(
+            f"{field}: the collection name is {len(name)} characters; use at most "
+            f"{MAX_NAME_LENGTH} ({_COLLECTION_NAME_RULE})")
     if not _COLLECTION_NAME.match(name) or ".." in name:
         raise errors.InvalidCollectionNameError(
-            f"{field}: {name!r} is not a valid collection name: {_COLLECTION_NAME_RULE}"
+            f"{field}: {shown(name)} is not a valid collection name: {_COLLECTION_NAME_RULE}"
         )
     if _is_ipv4_address(name):
         raise errors.InvalidCollectionNameError(
@@ -86,12 +114,12 @@ def _scope_name(value: str, field: str, kind: str) -> None:
         )
     if _CONTROL_CHARACTERS.search(value):
         raise errors.InvalidArgumentError(
-            f"{field}: {kind} name {value!r} contains a control character (such as NUL); "
-            "use printable characters only"
+            f"{field}: {kind} name {shown(value)} contains a control character (such as "
+            "NUL); use printable characters only"
         )
     if value != value.strip():
         raise errors.InvalidArgumentError(
-            f"{field}: {kind} name {value!r} starts or ends with whitespace; remove it"
+            f"{field}: {kind} name {shown(value)} starts or ends with whitespace; remove it"
         )
 
 
@@ -114,6 +142,20 @@ def database_name(value: str, field: str = "database", *, default: bool = True) 
 def required_string(value: str, field: str, what: str) -> None:
     if not value:
         raise errors.InvalidArgumentError(f"{field}: {what} is required")
+
+
+def lookup_name(value: str, field: str = "name") -> None:
+    """A collection name to look up: required, at most 512 characters, no control
+    characters (not the full creation rule: a name is found as it was stored)."""
+    required_string(value, field, "the collection's name")
+    if len(value) > MAX_NAME_LENGTH:
+        raise errors.InvalidArgumentError(
+            f"{field}: the collection name is {len(value)} characters; names have at most "
+            f"{MAX_NAME_LENGTH}")
+    if _CONTROL_CHARACTERS.search(value):
+        raise errors.InvalidArgumentError(
+            f"{field}: {shown(value)} contains a control character (such as NUL); collection "
+            "names never do")
 
 
 # ---- ids and columns ---------------------------------------------------------------------
@@ -196,15 +238,35 @@ def query_vectors(batch: common_pb2.VectorBatch,
 def metadata(value: common_pb2.Metadata, field: str, *, allow_null: bool,
              record: bool = False) -> None:
     """Keys non-empty and not reserved; every value set; lists non-empty; floats finite;
-    null only if allowed. `record` adds the key reserved in record metadata only."""
+    null only if allowed; sizes within the MAX_METADATA_* limits. `record` adds the key
+    reserved in record metadata only."""
+    total = 0
     for key, item in value.fields.items():
-        where = f"{field}[{key!r}]"
         if not key:
             raise errors.InvalidArgumentError(
                 f"{field}: metadata keys must be non-empty strings"
             )
+        key_bytes = _text_bytes(key)
+        if key_bytes > MAX_METADATA_KEY_BYTES:
+            raise errors.InvalidArgumentError(
+                f"{field}[{shown(key)}]: the key is {key_bytes} bytes; metadata keys have at "
+                f"most {MAX_METADATA_KEY_BYTES} bytes (UTF-8)")
+        where = f"{field}[{key!r}]"
         _metadata_key(key, where, record=record)
-        _metadata_value(item, where, allow_null=allow_null)
+        size = _metadata_value(item, where, allow_null=allow_null)
+        if size > MAX_METADATA_VALUE_BYTES:
+            raise errors.InvalidArgumentError(
+                f"{where}: the value is {size} bytes; a metadata value has at most "
+                f"{MAX_METADATA_VALUE_BYTES} bytes (1 MiB); store large text as the document")
+        total += key_bytes + size
+    if total > MAX_METADATA_BYTES:
+        raise errors.InvalidArgumentError(
+            f"{field}: the metadata is {total} bytes; at most {MAX_METADATA_BYTES} bytes (4 MiB) "
+            "of keys and values per record or collection")
+
+
+def _text_bytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _metadata_key(key: str, where: str, *, record: bool) -> None:
@@ -220,20 +282,24 @@ def _metadata_key(key: str, where: str, *, record: bool) -> None:
         )
 
 
-def _metadata_value(item: common_pb2.MetadataValue, where: str, *, allow_null: bool) -> None:
+def _metadata_value(item: common_pb2.MetadataValue, where: str, *, allow_null: bool) -> int:
+    """Check one value; returns its size in bytes (a string's UTF-8 bytes, 8 per number,
+    1 per bool; a list: the sum of its elements)."""
     kind = item.WhichOneof("kind")
     if kind is None:
         raise errors.InvalidArgumentError(
             f"{where}: the value is empty; set a string, int, float, bool or a non-empty "
             "list of one of them"
         )
+    if kind == "string_value":
+        return _text_bytes(item.string_value)
     if kind == "null_value":
         if not allow_null:
             raise errors.InvalidArgumentError(
                 f"{where}: null_value (None) removes a key and is allowed only in update "
                 "and upsert; omit the key instead"
             )
-        return
+        return 0
     if kind == "float_value":
         _finite(item.float_value, where)
     elif kind.endswith("_list"):
@@ -245,6 +311,10 @@ def _metadata_value(item: common_pb2.MetadataValue, where: str, *, allow_null: b
         if kind == "float_list":
             for position, number in enumerate(values):
                 _finite(number, f"{where}[{position}]")
+        if kind == "string_list":
+            return sum(_text_bytes(text) for text in values)
+        return len(values) if kind == "bool_list" else 8 * len(values)
+    return 8
 
 
 def _finite(number: float, where: str) -> None:
@@ -335,6 +405,10 @@ def configuration(value: collection_pb2.CollectionConfiguration, field: str) -> 
 
 def collection_id(value: str, field: str = "collection_id") -> None:
     required_string(value, field, "the collection's id")
+    if len(value) > MAX_COLLECTION_ID_LENGTH or _CONTROL_CHARACTERS.search(value):
+        raise errors.InvalidArgumentError(
+            f"{field}: {shown(value)} is not a collection id; ids are UUIDs (36 characters, "
+            f"at most {MAX_COLLECTION_ID_LENGTH}) as returned by CreateCollection")
 
 
 def _write(request, max_batch_size: int, operation: str, *, vectors_required: bool,

@@ -61,12 +61,14 @@ class WorkerClients:
     """Stubs for the metadata worker and the vector workers, owned by one gateway."""
 
     def __init__(self, metadata_address: str, vector_worker_addresses: tuple[str, ...],
-                 max_message_bytes: int):
+                 max_message_bytes: int, internal_token: str | None = None):
         self.vector_worker_addresses = tuple(vector_worker_addresses)
-        self._metadata_channel = serving.channel(metadata_address, max_message_bytes)
+        # Every internal call carries the shared internal token (health checks need none).
+        self._metadata_channel = serving.channel(metadata_address, max_message_bytes,
+                                                 internal_token=internal_token)
         self.metadata = metadata_service_pb2_grpc.MetadataServiceStub(self._metadata_channel)
         options = serving.message_options(max_message_bytes) + _RECONNECT_OPTIONS
-        self._vector_channels = {address: WorkerChannel(address, options)
+        self._vector_channels = {address: WorkerChannel(address, options, internal_token)
                                  for address in self.vector_worker_addresses}
         # Health checks get channels of their own: a hung worker's call channel is replaced
         # (hang_watch), these stay. gRPC shares the connection underneath.

@@ -40,6 +40,9 @@ def parser() -> argparse.ArgumentParser:
                         "purge all but the newest ENTRIES/2 (vector segments behind them "
                         "rebuild from SQLite); 0 keeps entries until segments are saved "
                         f"(default {config_module.DEFAULT_LOG_RETENTION})")
+    p.add_argument("--internal-token-file", dest="internal_token_file", metavar="FILE",
+                   help="refuse calls (UNAUTHENTICATED) that do not carry the token in FILE "
+                        "(health checks excepted); the gateway and vector workers send it")
     return p
 
 
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         serve(config)
-    except (FolderLockedError, MigrationError, OSError) as exc:
+    except (FolderLockedError, MigrationError, OSError, ValueError) as exc:
         print(f"metadata-worker: {exc}", file=sys.stderr)
         return 1
     return 0

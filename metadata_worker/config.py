@@ -24,6 +24,7 @@ ENVIRONMENT = {
     "max_message_size": "SEGMENTDB_MAX_MESSAGE_SIZE",
     "log_level": "SEGMENTDB_LOG_LEVEL",
     "log_retention": "SEGMENTDB_LOG_RETENTION",
+    "internal_token_file": "SEGMENTDB_INTERNAL_TOKEN_FILE",
 }
 DEFAULTS = {
     "host": "127.0.0.1",
@@ -46,6 +47,9 @@ class Config:
     # Most log entries a collection keeps after a write before it purges down to half of
     # them (its segments rebuild from SQLite if behind); 0: keep until segments are saved.
     log_retention: int = DEFAULT_LOG_RETENTION
+    # A file holding the shared internal token every call must carry (health excepted);
+    # None: calls need no token (segmentdb.internal_auth).
+    internal_token_file: str | None = None
 
 
 def resolve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Config:
@@ -85,4 +89,5 @@ def resolve(flags: Mapping[str, object], environ: Mapping[str, str] | None = Non
         max_message_bytes=parse_size(str(pick("max_message_size"))),
         log_level=str(pick("log_level")).upper(),
         log_retention=retention,
+        internal_token_file=pick("internal_token_file") or None,
     )

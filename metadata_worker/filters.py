@@ -81,16 +81,66 @@ def intersect(parts: list[Condition]) -> Condition:
     return _join(parts, "INTERSECT") if parts else ALL_LABELS
 
 
+# -- bounds --------------------------------------------------------------------------------
+# A filter is compiled by recursion into nested subqueries: bounded so that no client can
+# exhaust the worker's stack or CPU, and within what SQLite parses. Measured with SQLite
+# 3.40 (its parser stack is fixed; newer releases grow it): 8 levels of $and/$or over $eq or
+# range conditions parse, together with ids; $ne/$not_contains nest one subquery more per
+# level, $nin two (5-7 levels parse). What still passes the bound but not SQLite's parser is
+# refused as INVALID_ARGUMENT too (store_records._run_selection).
+MAX_FILTER_DEPTH = 8        # nested $and/$or levels
+MAX_FILTER_CLAUSES = 256    # clauses of one $and/$or
+MAX_FILTER_CONDITIONS = 1024  # conditions (leaves) in the whole filter
+
+
+def check_shape(node, path: str) -> None:
+    """InvalidArgumentError when a where / where_document tree passes the bounds above.
+
+    Walks the tree without recursion, so an absurdly deep tree is refused, not followed.
+    """
+    stack = [(node, path, 0)]
+    leaves = 0
+    while stack:
+        current, where, depth = stack.pop()
+        kind = current.WhichOneof("expr")
+        if kind not in ("all_of", "any_of"):
+            leaves += 1
+            if leaves > MAX_FILTER_CONDITIONS:
+                raise InvalidArgumentError(
+                    f"{path}: more than {MAX_FILTER_CONDITIONS} conditions; simplify the filter "
+                    "(e.g. one $in instead of many $eq)")
+            continue
+        name = "$and" if kind == "all_of" else "$or"
+        if depth >= MAX_FILTER_DEPTH:
+            raise InvalidArgumentError(
+                f"{path}: nested more than {MAX_FILTER_DEPTH} levels of $and/$or (at "
+                f"{_short(where)}); flatten the filter")
+        clauses = getattr(current, kind).clauses
+        if len(clauses) > MAX_FILTER_CLAUSES:
+            raise InvalidArgumentError(
+                f"{_short(where)}.{name}: {len(clauses)} clauses; at most "
+                f"{MAX_FILTER_CLAUSES} per {name} (use $in for many values of one key)")
+        for i, clause in enumerate(clauses):
+            stack.append((clause, f"{where}.{name}[{i}]", depth + 1))
+
+
+def _short(path: str, keep: int = 120) -> str:
+    return path if len(path) <= keep else f"{path[:keep]}..."
+
+
 # -- where ---------------------------------------------------------------------------------
 
 def compile_where(where: common_pb2.Where, path: str = "where") -> Condition:
     """The SQL condition a metadata filter stands for; raises InvalidArgumentError."""
+    check_shape(where, path)
+    return _compile_where(where, path)
+
+
+def _compile_where(where: common_pb2.Where, path: str) -> Condition:
     if where.WhichOneof("expr") == "all_of" and len(where.all_of.clauses) >= 2:
-        merged = _and_with_merged_ranges(where.all_of.clauses, f"{path}.$and")
-        if merged is not None:
-            return merged
+        return _and_with_merged_ranges(where.all_of.clauses, f"{path}.$and")
     return _compile_tree(
-        where, path, compile_where, _compile_condition,
+        where, path, _compile_where, _compile_condition,
         "empty filter; give a condition such as {\"key\": value} or combine conditions "
         "with $and / $or (or omit the filter)",
     )
@@ -115,23 +165,25 @@ def _compile_tree(node, path: str, compile_node, compile_leaf, empty_hint: str) 
     return compile_leaf(node.condition, path)
 
 
-def _and_with_merged_ranges(clauses, path: str) -> Condition | None:
-    """$and with two or more range bounds on one key ({"n": {"$gte": 100}}, {"n": {"$lt":
-    200}}) as ONE index range per key, instead of intersecting two large label sets (64 ms
-    at 100k records before). A record holds at most one scalar per key, so "its value passes
-    every bound" is the intersection. None when no key has two bounds (the plain path)."""
-    parts = [compile_where(clause, f"{path}[{i}]") for i, clause in enumerate(clauses)]
+def _and_with_merged_ranges(clauses, path: str) -> Condition:
+    """$and (of 2+ clauses) with two or more range bounds on one key ({"n": {"$gte": 100}},
+    {"n": {"$lt": 200}}) as ONE index range per key, instead of intersecting two large label
+    sets (64 ms at 100k records before). A record holds at most one scalar per key, so "its
+    value passes every bound" is the intersection. Without such bounds: the plain
+    INTERSECT of the clauses, compiled once (compiling them again on a plain path made a
+    nested $and cost 2^depth compilations)."""
+    parts = [_compile_where(clause, f"{path}[{i}]") for i, clause in enumerate(clauses)]
     bounds: dict[str, list[tuple[int, str, float | int]]] = {}
     for i, clause in enumerate(clauses):
         if clause.WhichOneof("expr") != "condition":
             continue
-        cond = clause.condition  # validated by compile_where above
+        cond = clause.condition  # validated by _compile_where above
         if cond.operator in _RANGE_SQL:
             value = getattr(cond.value, cond.value.WhichOneof("kind"))
             bounds.setdefault(cond.key, []).append((i, _RANGE_SQL[cond.operator], value))
     merged = {key: found for key, found in bounds.items() if len(found) >= 2}
     if not merged:
-        return None
+        return _join(parts, "INTERSECT")
     replaced = {i for found in merged.values() for i, _, _ in found}
     combined = [part for i, part in enumerate(parts) if i not in replaced]
     for key, found in merged.items():
@@ -246,8 +298,13 @@ def _check_finite(number, where: str) -> None:
 
 def compile_where_document(doc: common_pb2.WhereDocument, path: str = "where_document") -> Condition:
     """The SQL condition a document filter stands for; raises InvalidArgumentError."""
+    check_shape(doc, path)
+    return _compile_document(doc, path)
+
+
+def _compile_document(doc: common_pb2.WhereDocument, path: str) -> Condition:
     return _compile_tree(
-        doc, path, compile_where_document, _compile_document_condition,
+        doc, path, _compile_document, _compile_document_condition,
         "empty document filter; give e.g. {\"$contains\": \"text\"} (or omit the filter)",
     )
 

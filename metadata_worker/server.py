@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 
-from segmentdb import serving
+from segmentdb import internal_auth, serving
 from segmentdb.internal.v1 import metadata_service_pb2, metadata_service_pb2_grpc
 
 from metadata_worker import store_backup
@@ -25,6 +25,9 @@ SERVICE_NAME = metadata_service_pb2.DESCRIPTOR.services_by_name["MetadataService
 
 def build(config: Config) -> tuple[serving.Served, Store]:
     """Open the store (lock + migrations) and start serving it; returns SERVING."""
+    token = (internal_auth.read_token_file(config.internal_token_file)
+             if config.internal_token_file else None)
+    interceptors = [internal_auth.RequireToken(token)] if token else []
     store = Store(config.path)
     try:
         store_backup.remove_leftovers(store)
@@ -35,7 +38,8 @@ def build(config: Config) -> tuple[serving.Served, Store]:
             return [SERVICE_NAME]
 
         served = serving.build_server(register, host=config.host, port=config.port,
-                                      max_message_bytes=config.max_message_bytes)
+                                      max_message_bytes=config.max_message_bytes,
+                                      interceptors=interceptors)
     except BaseException:
         store.close()
         raise

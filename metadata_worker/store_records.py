@@ -205,12 +205,32 @@ def _selection_sql(collection: Collection, selection: RecordSelection) -> tuple[
     return condition.sql, [segment if p is SEGMENT else p for p in condition.params]
 
 
+# SQLite's own limits on a statement's shape. A filter within filters.MAX_FILTER_DEPTH can
+# still reach them (a nested $nin next to a nested where_document: SQLite 3.40's parser stack
+# holds about 5-9 nested subqueries, depending on the operators): the client's filter is too
+# complex, not a server fault.
+_TOO_COMPLEX = ("parser stack overflow", "too many terms in compound SELECT",
+                "Expression tree is too large")
+
+
+def _run_selection(conn: sqlite3.Connection, sql: str, params) -> sqlite3.Cursor:
+    try:
+        return conn.execute(sql, params)
+    except sqlite3.OperationalError as exc:
+        if any(text in str(exc) for text in _TOO_COMPLEX):
+            raise errors.InvalidArgumentError(
+                f"where/where_document: the filter is too complex for SQLite ({exc}); nest "
+                "fewer $and/$or levels (e.g. one $in instead of nested $or, a flat $and)"
+            ) from None
+        raise
+
+
 def select_labels(conn: sqlite3.Connection, collection: Collection, selection: RecordSelection,
                   limit: int | None = None, offset: int = 0) -> list[int]:
     """Labels of the selected records in insertion order; limit/offset after filtering."""
     sql, params = _selection_sql(collection, selection)
-    return [row[0] for row in conn.execute(
-        f"SELECT id FROM ({sql}) ORDER BY id LIMIT ? OFFSET ?",
+    return [row[0] for row in _run_selection(
+        conn, f"SELECT id FROM ({sql}) ORDER BY id LIMIT ? OFFSET ?",
         (*params, -1 if limit is None else limit, offset))]
 
 
@@ -220,7 +240,8 @@ def select_label_array(conn: sqlite3.Connection, collection: Collection,
     SQLite joins them into one text value (group_concat) that numpy parses in C, about
     three times faster than building a Python int and tuple per row."""
     sql, params = _selection_sql(collection, selection)
-    (joined,) = conn.execute(f"SELECT group_concat(id) FROM ({sql})", params).fetchone()
+    (joined,) = _run_selection(conn, f"SELECT group_concat(id) FROM ({sql})",
+                               params).fetchone()
     if not joined:
         return np.zeros(0, np.int64)
     return np.sort(np.fromstring(joined, dtype=np.int64, sep=","))

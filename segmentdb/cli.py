@@ -127,6 +127,17 @@ def _add_serve(commands) -> None:
     serve.add_argument("--log-level", default=env.get("SEGMENTDB_LOG_LEVEL", "INFO"),
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper,
                        help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    serve.add_argument("--auth-tokens-file", default=env.get("SEGMENTDB_AUTH_TOKENS_FILE"),
+                       metavar="FILE", help="require bearer tokens listed in this JSON file "
+                       "(per tenant, read/write/admin; docs/internals.md Security); default: "
+                       "no authentication")
+    serve.add_argument("--tls-cert", default=env.get("SEGMENTDB_TLS_CERT"), metavar="FILE",
+                       help="serve TLS on the gateway port with this PEM certificate (chain)")
+    serve.add_argument("--tls-key", default=env.get("SEGMENTDB_TLS_KEY"), metavar="FILE",
+                       help="PEM private key of --tls-cert")
+    serve.add_argument("--tls-client-ca", default=env.get("SEGMENTDB_TLS_CLIENT_CA"),
+                       metavar="FILE", help="require client certificates signed by this PEM CA "
+                       "(mutual TLS)")
     serve.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
 
 
@@ -171,6 +182,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         raise CommandError("--max-batch-size: must be at least 1")
     if os.path.exists(args.path) and not os.path.isdir(args.path):
         raise CommandError(f"--path: {args.path!r} exists and is not a folder")
+    _check_security_files(args)
     configure_logging(args.log_level)
     config = ServeConfig(
         path=args.path, host=args.host, port=args.port, vector_workers=args.vector_workers,
@@ -179,8 +191,25 @@ def _run_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level, parent_pid=args.parent_pid,
         memory_budget=args.memory_budget or None, idle_ttl=args.idle_ttl or None,
         tail_interval=args.tail_interval or None, log_retention=args.log_retention or None,
+        auth_tokens_file=args.auth_tokens_file or None, tls_cert=args.tls_cert or None,
+        tls_key=args.tls_key or None, tls_client_ca=args.tls_client_ca or None,
     )
     return serve(config)
+
+
+def _check_security_files(args: argparse.Namespace) -> None:
+    """Refuse at once what the gateway child would refuse (it reads the files itself)."""
+    from segmentdb.tls import ServerTls
+
+    try:
+        ServerTls.from_flags(args.tls_cert, args.tls_key, args.tls_client_ca)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    for flag, value in (("--auth-tokens-file", args.auth_tokens_file),
+                        ("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key),
+                        ("--tls-client-ca", args.tls_client_ca)):
+        if value and not os.path.isfile(value):
+            raise CommandError(f"{flag}: {value!r} is not a readable file")
 
 
 def _run_process_command(name: str, argv: list[str]) -> int:

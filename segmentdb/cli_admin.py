@@ -12,6 +12,8 @@ import json
 import os
 from typing import Any, Callable
 
+from segmentdb import cli_connection
+
 
 DEFAULT_TARGET = "localhost:50051"
 # Statistics are read from memory; pin may load a segment. Reindex has no deadline: a large
@@ -63,6 +65,7 @@ def _connection_flags(parser: argparse.ArgumentParser) -> None:
                         help="the gateway (default $SEGMENTDB_TARGET, else localhost:50051)")
     parser.add_argument("--token", default=os.environ.get("SEGMENTDB_TOKEN"),
                         help="bearer token, if the gateway requires one (env SEGMENTDB_TOKEN)")
+    cli_connection.add_flags(parser)
 
 
 def _scope_flags(parser: argparse.ArgumentParser) -> None:
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     timeout = {"stats": STATS_TIMEOUT_SECONDS, "pin": PIN_TIMEOUT_SECONDS,
                "release": STATS_TIMEOUT_SECONDS}.get(args.command)
     scope = {"tenant": args.tenant, "database": args.database} if hasattr(args, "tenant") else {}
-    client = Client(args.target, token=args.token, timeout=timeout, **scope)
+    client = Client(args.target, timeout=timeout, **scope, **cli_connection.client_options(args))
     try:
         return _COMMANDS[args.command](client, args)
     except errors.UnavailableError as exc:

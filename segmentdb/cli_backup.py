@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 # segmentdb.errors (grpc) is imported inside the commands: `segmentdb serve` builds its parser
 # through this module and must not pay for grpc before it starts its children.
 from segmentdb.cli_admin import DEFAULT_TARGET, format_bytes
+from segmentdb import cli_connection
 
 EXAMPLES = {
     "backup": "segmentdb backup --target localhost:50051 --out ./backups/nightly.tar.gz",
@@ -55,6 +56,7 @@ def add_commands(commands) -> None:
             parser.add_argument("--token", default=os.environ.get("SEGMENTDB_TOKEN"),
                                 help="bearer token, if the gateway requires one "
                                      "(env SEGMENTDB_TOKEN)")
+            cli_connection.add_flags(parser)
             parser.add_argument("--out", required=True, metavar="PATH",
                                 help="backup folder, or archive file ending in .tar, .tar.gz "
                                      "or .tgz")
@@ -83,7 +85,7 @@ def _backup(args: argparse.Namespace) -> int:
 
     if args.timeout is not None and args.timeout <= 0:
         raise errors.InvalidArgumentError("--timeout: must be a positive number of seconds")
-    client = Client(args.target, token=args.token)
+    client = Client(args.target, **cli_connection.client_options(args))
     try:
         with _progress_bar() as bar:
             summary = client.backup(args.out, force=args.force, timeout=args.timeout,

@@ -22,6 +22,7 @@ from typing import Any
 
 from segmentdb.cli_admin import DEFAULT_TARGET, format_bytes, render_table
 from segmentdb.maintenance import DEFAULT_MIN_DELETED_FRACTION
+from segmentdb import cli_connection
 
 EXAMPLES = {
     "migrate": "segmentdb migrate --path ./segmentdb_data --dry-run --json",
@@ -65,6 +66,7 @@ def add_commands(commands) -> None:
         parser.add_argument("--token", default=os.environ.get("SEGMENTDB_TOKEN"),
                             help="bearer token, if the gateway requires one (env "
                                  "SEGMENTDB_TOKEN)")
+        cli_connection.add_flags(parser)
         parser.add_argument("--min-deleted-fraction", type=float, metavar="F",
                             default=DEFAULT_MIN_DELETED_FRACTION,
                             help="rebuild a vector index once this fraction of its entries "
@@ -163,7 +165,7 @@ def _vacuum_online(args: argparse.Namespace) -> dict[str, Any]:
     from segmentdb.client import Client
 
     target = args.target or os.environ.get("SEGMENTDB_TARGET") or DEFAULT_TARGET
-    client = Client(target, token=args.token)  # no deadline: a vacuum takes what it takes
+    client = Client(target, **cli_connection.client_options(args))  # no deadline: a vacuum takes what it takes
     try:
         with _stderr_console().status(f"vacuuming {target}...") if sys.stderr.isatty() \
                 else contextlib.nullcontext():

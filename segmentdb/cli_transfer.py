@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from segmentdb import cli_connection
+
 EXAMPLES = {
     "export": "segmentdb export --target localhost:50051 --collection books --out books.parquet",
     "import": "segmentdb import --target localhost:50051 --collection books books.parquet",
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from segmentdb import errors
     from segmentdb.client import Client
 
-    client = Client(args.target, token=args.token, timeout=CALL_TIMEOUT_SECONDS,
+    client = Client(args.target, timeout=CALL_TIMEOUT_SECONDS, **cli_connection.client_options(args),
                     tenant=args.tenant, database=args.database)
     try:
         return _export(client, args) if args.command == "export" else _import(client, args)

@@ -51,14 +51,24 @@ class Client:
         *,
         tls: bool = False,
         root_certificates: Optional[bytes] = None,
+        certificate_chain: Optional[bytes] = None,
+        private_key: Optional[bytes] = None,
     ):
+        """`token`: sent as `authorization: Bearer <token>` on every call. TLS when `tls`
+        or any PEM is given: `root_certificates` (the CA to trust; default: the system's),
+        `certificate_chain` + `private_key` (a client certificate, for mutual TLS)."""
         self.target = target
         self.tenant = tenant
         self.database = database
         self.timeout = timeout
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
-        if tls or root_certificates:
-            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+        if bool(certificate_chain) != bool(private_key):
+            raise errors.InvalidArgumentError(
+                "certificate_chain/private_key: a client certificate needs both")
+        if tls or root_certificates or certificate_chain:
+            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates,
+                                                       private_key=private_key,
+                                                       certificate_chain=certificate_chain)
             self._channel = grpc.secure_channel(target, credentials, options=_UNLIMITED)
         else:
             self._channel = grpc.insecure_channel(target, options=_UNLIMITED)

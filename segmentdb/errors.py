@@ -134,10 +134,22 @@ BY_CODE: dict[grpc.StatusCode, type[SegmentDBError]] = {
 }
 
 
+# A status travels in trailing metadata (twice: grpc-message and the details), and clients
+# refuse metadata over 8 KiB by default: a message quoting a 10 MB name would turn a clear
+# INVALID_ARGUMENT into a transport error. Longer messages are cut, saying so.
+MAX_MESSAGE_CHARS = 2000
+
+
+def bounded_message(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return message[:MAX_MESSAGE_CHARS] + f"... ({len(message)} characters, cut)"
+
+
 def to_status(error: SegmentDBError) -> grpc.Status:
     """A grpc.Status for `context.abort_with_status`, with ErrorInfo naming the class."""
     info = error_details_pb2.ErrorInfo(reason=error.name(), domain=ERROR_DOMAIN)
-    status = status_pb2.Status(code=error.code.value[0], message=error.message)
+    status = status_pb2.Status(code=error.code.value[0], message=bounded_message(error.message))
     status.details.add().Pack(info)
     return rpc_status.to_status(status)
 

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from segmentdb import errors
+from segmentdb import errors, internal_auth
 # Re-exported: the processes' start-up helpers live where the supervisor can import them
 # without grpc.
 from segmentdb.startup import configure_logging, write_port_file  # noqa: F401
@@ -53,9 +53,43 @@ def _abort_for(exc: Exception, context, behavior: Callable) -> None:
     )
 
 
+class Undecodable:
+    """What a request that protobuf could not parse is handed to the handler as.
+
+    gRPC answers a deserializer's failure with a bare INTERNAL ("Exception deserializing
+    request!"); a request nested deeper than protobuf's recursion limit (a `where` tree of
+    ~50 levels) is the client's fault, so it becomes INVALID_ARGUMENT instead.
+    """
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _tolerant(deserializer: Callable | None) -> Callable | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes):
+        try:
+            return deserializer(data)
+        except Exception as exc:  # noqa: BLE001 - reported to the client as INVALID_ARGUMENT
+            return Undecodable(str(exc) or type(exc).__name__)
+
+    return deserialize
+
+
+def _refuse_undecodable(request) -> None:
+    if isinstance(request, Undecodable):
+        raise errors.InvalidArgumentError(
+            f"request: the message could not be decoded ({request.reason}); messages must be "
+            "valid protobuf and nested at most 100 levels deep (where filters: at most 8 "
+            "levels of $and/$or)")
+
+
 def _wrap_unary(behavior: Callable) -> Callable:
     def wrapper(request, context):
         try:
+            _refuse_undecodable(request)
             return behavior(request, context)
         except Exception as exc:  # noqa: BLE001 - mapped to a status by _abort_for
             _abort_for(exc, context, behavior)
@@ -67,6 +101,7 @@ def _wrap_unary(behavior: Callable) -> Callable:
 def _wrap_stream(behavior: Callable) -> Callable:
     def wrapper(request, context):
         try:
+            _refuse_undecodable(request)
             yield from behavior(request, context)
         except Exception as exc:  # noqa: BLE001 - mapped to a status by _abort_for
             _abort_for(exc, context, behavior)
@@ -90,13 +125,13 @@ class ErrorInterceptor(grpc.ServerInterceptor):
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 _wrap_unary(handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
                 _wrap_stream(handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_stream:
@@ -135,14 +170,18 @@ def build_server(
     max_message_bytes: int,
     max_workers: int = 16,
     reflection: bool = False,
+    interceptors: Iterable[grpc.ServerInterceptor] = (),
+    credentials: grpc.ServerCredentials | None = None,
 ) -> Served:
     """Create, register and start a server; returns it NOT_SERVING until set_serving(True).
 
     `register(server)` adds the servicers and returns their full service names.
+    `interceptors` run inside the ErrorInterceptor (so what they raise maps to a status);
+    `credentials` (grpc.ssl_server_credentials) make the port TLS-only.
     """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
-        interceptors=[ErrorInterceptor()],
+        interceptors=[ErrorInterceptor(), *interceptors],
         options=message_options(max_message_bytes) + [("grpc.so_reuseport", 0)],
     )
     names = list(register(server))
@@ -155,7 +194,10 @@ def build_server(
             [*names, health.SERVICE_NAME, grpc_reflection.SERVICE_NAME], server
         )
     address = f"{host}:{port}" if not host.startswith("unix:") else host
-    bound = server.add_insecure_port(address)
+    if credentials is not None:
+        bound = server.add_secure_port(address, credentials)
+    else:
+        bound = server.add_insecure_port(address)
     if bound == 0 and not host.startswith("unix:"):
         raise OSError(f"could not bind {address}: port in use or host not available")
     server.start()
@@ -181,9 +223,12 @@ def wait_for_signal(served: Served, on_stop: Callable[[], None], grace: float = 
     on_stop()
 
 
-def channel(address: str, max_message_bytes: int) -> grpc.Channel:
-    """An insecure channel to another segmentdb process with our size limits."""
-    return grpc.insecure_channel(address, options=message_options(max_message_bytes))
+def channel(address: str, max_message_bytes: int,
+            internal_token: str | None = None) -> grpc.Channel:
+    """An insecure channel to another segmentdb process with our size limits, sending the
+    internal token (segmentdb.internal_auth) on every call when one is given."""
+    raw = grpc.insecure_channel(address, options=message_options(max_message_bytes))
+    return internal_auth.with_token(raw, internal_token)
 
 
 # grpc reports "no deadline" as a time_remaining() of ~292 years; passed on as a timeout it

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from segmentdb import internal_token_file
 from segmentdb.startup import write_port_file
 
 log = logging.getLogger("segmentdb.serve")
@@ -66,6 +67,11 @@ class ServeConfig:
     # --log-retention (their defaults otherwise).
     tail_interval: Optional[str] = None
     log_retention: Optional[str] = None
+    # The gateway's security files, passed on as given (docs/internals.md "Security").
+    auth_tokens_file: Optional[str] = None
+    tls_cert: Optional[str] = None
+    tls_key: Optional[str] = None
+    tls_client_ca: Optional[str] = None
 
 
 class StartError(RuntimeError):
@@ -213,9 +219,14 @@ class Supervisor:
         self.vector_workers: list[Child] = []
         self.gateway: Optional[Child] = None
         self._sockets = True  # decided in start_all
+        # A fresh internal token per serve, readable only by us (mkdtemp makes the folder
+        # 0700, the file is 0600): workers refuse calls without it, so another local user
+        # who finds a worker's socket or loopback port cannot call it.
+        self._token_file = os.path.join(self._tmp, "internal-token")
+        internal_token_file.write_token_file(self._token_file)
 
     def _common(self) -> list[str]:
-        flags = ["--log-level", self.config.log_level]
+        flags = ["--log-level", self.config.log_level, "--internal-token-file", self._token_file]
         if self.config.max_message_size:
             flags += ["--max-message-size", str(self.config.max_message_size)]
         return flags
@@ -267,6 +278,11 @@ class Supervisor:
                          *self._common()]
         if cfg.max_batch_size:
             gateway_flags += ["--max-batch-size", str(cfg.max_batch_size)]
+        for flag, value in (("--auth-tokens-file", cfg.auth_tokens_file),
+                            ("--tls-cert", cfg.tls_cert), ("--tls-key", cfg.tls_key),
+                            ("--tls-client-ca", cfg.tls_client_ca)):
+            if value:
+                gateway_flags += [flag, os.path.abspath(value)]
         self.gateway = self._child("gateway", gateway_flags, host=cfg.host, port=cfg.port)
         launch(self.gateway)
         if self._sockets:

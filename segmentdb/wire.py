@@ -158,6 +158,17 @@ _OPERATOR_NAMES = {number: name for name, number in _OPERATORS.items()}
 _ORDERING = {"$gt", "$gte", "$lt", "$lte"}
 _LIST_OPERATORS = {"$in", "$nin"}
 _LOGICAL = {"$and": "all_of", "$or": "any_of"}
+# The server's bound on nested $and/$or (metadata_worker.filters.MAX_FILTER_DEPTH): checked
+# here too, so a deep filter fails with the same clear error before recursion or protobuf's
+# own nesting limit (100 messages) could fail it less clearly.
+MAX_FILTER_DEPTH = 8
+
+
+def _check_depth(depth: int, field: str) -> None:
+    if depth > MAX_FILTER_DEPTH:
+        raise InvalidArgumentError(
+            f"{field[:120]}: nested more than {MAX_FILTER_DEPTH} levels of $and/$or; flatten "
+            "the filter")
 
 
 def _one_entry(value: Any, field: str, what: str) -> tuple[str, Any]:
@@ -179,14 +190,16 @@ def _clauses(value: Any, field: str, op: str) -> list:
     return list(value)
 
 
-def where_to_proto(where: Mapping[str, Any], field: str = "where") -> common_pb2.Where:
+def where_to_proto(where: Mapping[str, Any], field: str = "where",
+                   _depth: int = 0) -> common_pb2.Where:
     """chromadb's `where` dict as a Where tree; `{"k": v}` means `{"k": {"$eq": v}}`."""
     key, value = _one_entry(where, field, "key")
     out = common_pb2.Where()
     if key in _LOGICAL:
+        _check_depth(_depth + 1, field)
         target = getattr(out, _LOGICAL[key])
         for i, clause in enumerate(_clauses(value, f"{field}.{key}", key)):
-            target.clauses.append(where_to_proto(clause, f"{field}.{key}[{i}]"))
+            target.clauses.append(where_to_proto(clause, f"{field}.{key}[{i}]", _depth + 1))
         return out
     if not isinstance(key, str) or not key or key.startswith("$"):
         raise InvalidArgumentError(
@@ -254,14 +267,16 @@ _DOCUMENT_OPERATOR_NAMES = {number: name for name, number in _DOCUMENT_OPERATORS
 
 
 def where_document_to_proto(
-    where_document: Mapping[str, Any], field: str = "where_document"
+    where_document: Mapping[str, Any], field: str = "where_document", _depth: int = 0
 ) -> common_pb2.WhereDocument:
     op, value = _one_entry(where_document, field, "operator")
     out = common_pb2.WhereDocument()
     if op in _LOGICAL:
+        _check_depth(_depth + 1, field)
         target = getattr(out, _LOGICAL[op])
         for i, clause in enumerate(_clauses(value, f"{field}.{op}", op)):
-            target.clauses.append(where_document_to_proto(clause, f"{field}.{op}[{i}]"))
+            target.clauses.append(where_document_to_proto(clause, f"{field}.{op}[{i}]",
+                                                          _depth + 1))
         return out
     if op not in _DOCUMENT_OPERATORS:
         valid = ", ".join([*_DOCUMENT_OPERATORS, *_LOGICAL])

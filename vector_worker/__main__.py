@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from segmentdb import serving
+from segmentdb import internal_auth, serving
 from vector_worker import config as config_module
 from vector_worker.server import serve
 
@@ -54,6 +54,10 @@ def parser() -> argparse.ArgumentParser:
                         "the pod name): the worker remembers its loaded segments under it and "
                         "reloads them in the background after a restart, within the memory "
                         "budget (env SEGMENTDB_WORKER_NAME; default: off)")
+    p.add_argument("--internal-token-file", default=env["internal_token_file"], metavar="FILE",
+                   help="refuse calls (UNAUTHENTICATED) without the token in FILE (health "
+                        "excepted) and send it to the metadata worker (env "
+                        "SEGMENTDB_INTERNAL_TOKEN_FILE)")
     return p
 
 
@@ -64,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             path=args.path, metadata=args.metadata, host=args.host, port=args.port,
             port_file=args.port_file, max_message_size=args.max_message_size,
             log_level=args.log_level, memory_budget=args.memory_budget,
-            idle_ttl=args.idle_ttl, tail_interval=args.tail_interval, name=args.name)
+            idle_ttl=args.idle_ttl, tail_interval=args.tail_interval, name=args.name,
+            internal_token_file=args.internal_token_file)
+        if config.internal_token_file:  # unreadable or malformed: say so before starting
+            internal_auth.read_token_file(config.internal_token_file)
     except ValueError as exc:
         print(f"segmentdb vector-worker: {exc}", file=sys.stderr)
         return 1

@@ -27,6 +27,7 @@ ENVIRONMENT = {
     "idle_ttl": "SEGMENTDB_IDLE_TTL",
     "tail_interval": "SEGMENTDB_TAIL_INTERVAL",
     "name": "SEGMENTDB_WORKER_NAME",
+    "internal_token_file": "SEGMENTDB_INTERNAL_TOKEN_FILE",
 }
 
 DEFAULTS = {
@@ -46,6 +47,9 @@ DEFAULTS = {
     # A stable name (serve: vector-worker-N; Kubernetes: the pod name) under which the worker
     # remembers its loaded segments and reloads them after a restart; none = don't.
     "name": None,
+    # The shared internal token (segmentdb.internal_auth): required from callers, sent to
+    # the metadata worker; none = off.
+    "internal_token_file": None,
 }
 
 
@@ -74,6 +78,8 @@ class VectorWorkerConfig:
     tail_interval_seconds: float = 1.0
     # Names <path>/index/.working-set-<name>.json (vector_worker/working_set.py); None = off.
     name: str | None = None
+    # File holding the shared internal token (segmentdb.internal_auth); None = off.
+    internal_token_file: str | None = None
 
 
 def defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
@@ -87,7 +93,8 @@ def make_config(*, path: str, metadata: str, host: str, port: str | int,
                 log_level: str, memory_budget: str | int = AUTO_BUDGET,
                 idle_ttl: str | float = 0,
                 tail_interval: str | float = DEFAULTS["tail_interval"],
-                name: str | None = None) -> VectorWorkerConfig:
+                name: str | None = None,
+                internal_token_file: str | None = None) -> VectorWorkerConfig:
     """Validated config from raw flag values; ValueError names the flag and the fix."""
     if not path:
         raise ValueError("--path: required (the data folder; env SEGMENTDB_PATH)")
@@ -129,7 +136,8 @@ def make_config(*, path: str, metadata: str, host: str, port: str | int,
                               max_message_bytes=max_bytes, log_level=log_level,
                               memory_budget_bytes=budget, memory_budget_source=budget_source,
                               idle_ttl_seconds=ttl, tail_interval_seconds=tail,
-                              name=name or None)
+                              name=name or None,
+                              internal_token_file=internal_token_file or None)
 
 
 def _seconds(value: str | float, flag: str, meaning: str) -> float:

@@ -65,9 +65,11 @@ class ScanPage:
 class MetadataClient:
     """A channel to the metadata worker and the two calls the vector worker makes."""
 
-    def __init__(self, address: str, max_message_bytes: int = serving.DEFAULT_MAX_MESSAGE_BYTES):
+    def __init__(self, address: str, max_message_bytes: int = serving.DEFAULT_MAX_MESSAGE_BYTES,
+                 internal_token: str | None = None):
         self.address = address
-        self._channel = serving.channel(address, max_message_bytes)
+        self._channel = serving.channel(address, max_message_bytes,
+                                        internal_token=internal_token)
         self._stub = metadata_service_pb2_grpc.MetadataServiceStub(self._channel)
 
     def close(self) -> None:

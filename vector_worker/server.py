@@ -13,7 +13,7 @@ from pathlib import Path
 
 import grpc
 
-from segmentdb import serving
+from segmentdb import internal_auth, serving
 from segmentdb.internal.v1 import vector_service_pb2, vector_service_pb2_grpc
 from vector_worker import process_memory
 from vector_worker.config import VectorWorkerConfig
@@ -36,8 +36,11 @@ class VectorWorker:
 
     def __init__(self, config: VectorWorkerConfig):
         self.config = config
+        internal_token = (internal_auth.read_token_file(config.internal_token_file)
+                          if config.internal_token_file else None)
         Path(config.path, "index").mkdir(parents=True, exist_ok=True)
-        self.client = MetadataClient(config.metadata_address, config.max_message_bytes)
+        self.client = MetadataClient(config.metadata_address, config.max_message_bytes,
+                                     internal_token=internal_token)
         self.cache = SegmentCache(config.path, self.client,
                                   memory_budget=config.memory_budget_bytes,
                                   idle_ttl=config.idle_ttl_seconds)
@@ -55,7 +58,8 @@ class VectorWorker:
 
         self.served = serving.build_server(
             register, host=config.host, port=config.port,
-            max_message_bytes=config.max_message_bytes)
+            max_message_bytes=config.max_message_bytes,
+            interceptors=[internal_auth.RequireToken(internal_token)] if internal_token else [])
         self.port = self.served.port
         self.reaper.start()
         self.tailer.start()

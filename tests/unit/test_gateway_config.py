@@ -36,6 +36,9 @@ def test_from_strings_parses_sizes_and_lists():
     ({"port": "70000"}, "--port"),
     ({"max_message_size": "big"}, "--max-message-size"),
     ({"max_batch_size": "0"}, "--max-batch-size"),
+    ({"tls_cert": "server.pem"}, "--tls-key"),
+    ({"tls_key": "server.key"}, "--tls-cert"),
+    ({"tls_client_ca": "ca.pem"}, "--tls-client-ca"),
 ])
 def test_bad_settings_name_their_flag(override, flag):
     with pytest.raises(ValueError, match=flag):
