@@ -1,7 +1,8 @@
 """The gateway's settings: a frozen dataclass, and the only reader of SEGMENTDB_* variables.
 
 Every flag of `segmentdb gateway` has an environment variable that supplies its default;
-a flag given on the command line wins.
+a flag given on the command line wins. A config file (segmentdb.config_file) is layered
+under the environment by __main__.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
+from segmentdb.config_file import parse_log_format, parse_metrics_port, parse_shutdown_grace
 from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
 from segmentdb.units import parse_size
 
@@ -26,7 +28,13 @@ ENVIRONMENT = {
     "max_message_size": ("SEGMENTDB_MAX_MESSAGE_SIZE", "256MiB"),
     "max_batch_size": ("SEGMENTDB_MAX_BATCH_SIZE", str(DEFAULT_MAX_BATCH_SIZE)),
     "log_level": ("SEGMENTDB_LOG_LEVEL", "INFO"),
+    "log_format": ("SEGMENTDB_LOG_FORMAT", "text"),
+    "metrics_port": ("SEGMENTDB_METRICS_PORT", None),
+    "metrics_host": ("SEGMENTDB_METRICS_HOST", "127.0.0.1"),
+    "shutdown_grace": ("SEGMENTDB_SHUTDOWN_GRACE", None),
 }
+# Setting -> environment variable, the shape segmentdb.config_file takes.
+SETTINGS = {dest: var for dest, (var, _default) in ENVIRONMENT.items()}
 
 
 def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
@@ -45,6 +53,10 @@ class GatewayConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
     log_level: str = "INFO"
+    log_format: str = "text"          # text or json (JSON lines)
+    metrics_port: int | None = None   # Prometheus /metrics; None = off, 0 = any free port
+    metrics_host: str = "127.0.0.1"
+    shutdown_grace: float = 5.0       # seconds in-flight calls may finish after SIGTERM
 
     def __post_init__(self) -> None:
         if not self.metadata_address:
@@ -72,6 +84,10 @@ class GatewayConfig:
         max_message_size: str | int,
         max_batch_size: str | int,
         log_level: str,
+        log_format: str = "text",
+        metrics_port: str | int | None = None,
+        metrics_host: str = "127.0.0.1",
+        shutdown_grace: str | float | None = None,
     ) -> "GatewayConfig":
         """Build from flag/environment strings; raises ValueError naming the bad setting."""
         try:
@@ -96,4 +112,8 @@ class GatewayConfig:
             max_message_bytes=message_bytes,
             max_batch_size=batch,
             log_level=log_level,
+            log_format=parse_log_format(log_format),
+            metrics_port=parse_metrics_port(metrics_port),
+            metrics_host=metrics_host or "127.0.0.1",
+            shutdown_grace=parse_shutdown_grace(shutdown_grace),
         )

@@ -19,7 +19,7 @@ from gateway.system_servicer import SystemServicer
 from gateway.tenancy_servicer import TenancyServicer
 from gateway.transfer_servicer import TransferServicer
 from gateway.worker_clients import WorkerClients
-from segmentdb import serving
+from segmentdb import metrics, serving
 from segmentdb.v1 import (
     admin_service_pb2,
     admin_service_pb2_grpc,
@@ -86,15 +86,24 @@ def build_server(config: GatewayConfig) -> tuple[serving.Served, WorkerClients]:
 
 def serve(config: GatewayConfig) -> None:
     """Run until SIGTERM/SIGINT: serve, then NOT_SERVING, drain, close channels."""
-    serving.configure_logging(config.log_level)
+    serving.configure_logging(config.log_level, config.log_format)
     try:
         served, workers = build_server(config)
     except OSError as exc:
         log.error("gateway could not start: %s", exc)
         sys.exit(1)
     served.set_serving(True)
-    serving.write_port_file(config.port_file, served.port)
+    metrics.describe_process("gateway")
+    try:
+        metrics_port = metrics.serve_metrics(config.metrics_port, config.metrics_host)
+    except OSError as exc:
+        log.error("gateway could not serve metrics on %s:%s: %s", config.metrics_host,
+                  config.metrics_port, exc)
+        served.server.stop(0)
+        workers.close()
+        sys.exit(1)
+    serving.write_port_file(config.port_file, served.port, metrics_port)
     log.info("gateway serving on %s:%d (metadata %s, vector workers %s)", config.host,
              served.port, config.metadata_address, ",".join(config.vector_worker_addresses))
-    serving.wait_for_signal(served, on_stop=workers.close)
+    serving.wait_for_signal(served, on_stop=workers.close, grace=config.shutdown_grace)
     log.info("gateway stopped")

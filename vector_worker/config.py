@@ -1,5 +1,5 @@
 """The vector worker's settings: command-line flags over SEGMENTDB_* environment variables
-over defaults. This module is the only reader of the environment.
+over the config file (segmentdb.config_file, layered under the environment) over defaults. This module is the only reader of the environment.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
+from segmentdb.config_file import parse_log_format, parse_metrics_port, parse_shutdown_grace
 from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
 from segmentdb.units import parse_size
 from vector_worker.memory_budget import AUTO as AUTO_BUDGET
@@ -27,6 +28,10 @@ ENVIRONMENT = {
     "idle_ttl": "SEGMENTDB_IDLE_TTL",
     "tail_interval": "SEGMENTDB_TAIL_INTERVAL",
     "name": "SEGMENTDB_WORKER_NAME",
+    "log_format": "SEGMENTDB_LOG_FORMAT",
+    "metrics_port": "SEGMENTDB_METRICS_PORT",
+    "metrics_host": "SEGMENTDB_METRICS_HOST",
+    "shutdown_grace": "SEGMENTDB_SHUTDOWN_GRACE",
 }
 
 DEFAULTS = {
@@ -46,6 +51,11 @@ DEFAULTS = {
     # A stable name (serve: vector-worker-N; Kubernetes: the pod name) under which the worker
     # remembers its loaded segments and reloads them after a restart; none = don't.
     "name": None,
+    "log_format": "text",
+    # Prometheus /metrics port; None = off, 0 = any free port (in the port file).
+    "metrics_port": None,
+    "metrics_host": "127.0.0.1",
+    "shutdown_grace": None,  # 5 seconds
 }
 
 
@@ -74,6 +84,12 @@ class VectorWorkerConfig:
     tail_interval_seconds: float = 1.0
     # Names <path>/index/.working-set-<name>.json (vector_worker/working_set.py); None = off.
     name: str | None = None
+    log_format: str = "text"  # text or json (JSON lines)
+    # Prometheus /metrics on metrics_host:metrics_port; None = off, 0 = any free port.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    # Seconds in-flight calls may finish after SIGTERM (before segments are persisted).
+    shutdown_grace: float = 5.0
 
 
 def defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
@@ -87,8 +103,16 @@ def make_config(*, path: str, metadata: str, host: str, port: str | int,
                 log_level: str, memory_budget: str | int = AUTO_BUDGET,
                 idle_ttl: str | float = 0,
                 tail_interval: str | float = DEFAULTS["tail_interval"],
-                name: str | None = None) -> VectorWorkerConfig:
-    """Validated config from raw flag values; ValueError names the flag and the fix."""
+                name: str | None = None, log_format: str = "text",
+                metrics_port: str | int | None = None,
+                metrics_host: str = "127.0.0.1",
+                shutdown_grace: str | float | None = None,
+                config: str | None = None) -> VectorWorkerConfig:
+    """Validated config from raw flag values; ValueError names the flag and the fix.
+
+    `config` (--config FILE) is accepted and ignored: __main__ has already layered the
+    file's values under the environment that supplied the flags' defaults.
+    """
     if not path:
         raise ValueError("--path: required (the data folder; env SEGMENTDB_PATH)")
     if not metadata or ":" not in metadata:
@@ -129,7 +153,10 @@ def make_config(*, path: str, metadata: str, host: str, port: str | int,
                               max_message_bytes=max_bytes, log_level=log_level,
                               memory_budget_bytes=budget, memory_budget_source=budget_source,
                               idle_ttl_seconds=ttl, tail_interval_seconds=tail,
-                              name=name or None)
+                              name=name or None, log_format=parse_log_format(log_format),
+                              metrics_port=parse_metrics_port(metrics_port),
+                              metrics_host=metrics_host or "127.0.0.1",
+                              shutdown_grace=parse_shutdown_grace(shutdown_grace))
 
 
 def _seconds(value: str | float, flag: str, meaning: str) -> float:
