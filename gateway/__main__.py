@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gateway.config import GatewayConfig, environment_defaults
+from gateway.config import SETTINGS, GatewayConfig, environment_defaults
+from segmentdb import config_file
 
 EXAMPLE = """example:
   segmentdb gateway --metadata 127.0.0.1:6001 --vector-workers 127.0.0.1:6101,127.0.0.1:6102 \\
       --port 50051
 
 Every flag also reads a SEGMENTDB_* environment variable (e.g. SEGMENTDB_METADATA,
-SEGMENTDB_VECTOR_WORKERS, SEGMENTDB_MAX_BATCH_SIZE); the flag wins."""
+SEGMENTDB_VECTOR_WORKERS, SEGMENTDB_MAX_BATCH_SIZE) and a --config TOML file (top level
+and [gateway]); flag > environment > file > default."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    defaults = environment_defaults()
+def build_parser(environ: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    defaults = environment_defaults(environ)
     parser = argparse.ArgumentParser(
         prog="segmentdb gateway",
         description="Serve the public segmentdb gRPC API, backed by a metadata worker "
@@ -54,11 +56,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--internal-token-file", default=defaults["internal_token_file"],
                         metavar="FILE", help="file holding the workers' shared internal token, "
                         "sent on every internal call")
+    parser.add_argument("--log-format", default=defaults["log_format"], choices=["text", "json"],
+                        type=str.lower,
+                        help="text lines (default) or JSON lines (env SEGMENTDB_LOG_FORMAT)")
+    parser.add_argument("--metrics-port", default=defaults["metrics_port"], metavar="PORT",
+                        help="serve Prometheus metrics on http://METRICS_HOST:PORT/metrics; 0 "
+                        "picks a free port (written to the port file); default: off")
+    parser.add_argument("--metrics-host", default=defaults["metrics_host"], metavar="HOST",
+                        help="address of the metrics endpoint (default 127.0.0.1)")
+    parser.add_argument("--shutdown-grace", default=defaults["shutdown_grace"], metavar="SECONDS",
+                        help="after SIGTERM, how long in-flight calls may finish (default 5)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="TOML file of settings (env SEGMENTDB_CONFIG)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        environ = config_file.layered_environ(argv, "gateway", SETTINGS)
+    except ValueError as exc:
+        print(f"segmentdb gateway: {exc}", file=sys.stderr)
+        return 2
+    parser = build_parser(environ)
     args = parser.parse_args(argv)
     try:
         config = GatewayConfig.from_strings(
@@ -75,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             tls_key=args.tls_key,
             tls_client_ca=args.tls_client_ca,
             internal_token_file=args.internal_token_file,
+            log_format=args.log_format,
+            metrics_port=args.metrics_port,
+            metrics_host=args.metrics_host,
+            shutdown_grace=args.shutdown_grace,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -1,7 +1,8 @@
 """The gateway's settings: a frozen dataclass, and the only reader of SEGMENTDB_* variables.
 
 Every flag of `segmentdb gateway` has an environment variable that supplies its default;
-a flag given on the command line wins.
+a flag given on the command line wins. A config file (segmentdb.config_file) is layered
+under the environment by __main__.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
+from segmentdb.config_file import parse_log_format, parse_metrics_port, parse_shutdown_grace
 from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
 from segmentdb.tls import ServerTls
 from segmentdb.units import parse_size
@@ -33,7 +35,13 @@ ENVIRONMENT = {
     "tls_key": ("SEGMENTDB_TLS_KEY", None),
     "tls_client_ca": ("SEGMENTDB_TLS_CLIENT_CA", None),
     "internal_token_file": ("SEGMENTDB_INTERNAL_TOKEN_FILE", None),
+    "log_format": ("SEGMENTDB_LOG_FORMAT", "text"),
+    "metrics_port": ("SEGMENTDB_METRICS_PORT", None),
+    "metrics_host": ("SEGMENTDB_METRICS_HOST", "127.0.0.1"),
+    "shutdown_grace": ("SEGMENTDB_SHUTDOWN_GRACE", None),
 }
+# Setting -> environment variable, the shape segmentdb.config_file takes.
+SETTINGS = {dest: var for dest, (var, _default) in ENVIRONMENT.items()}
 
 
 def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
@@ -58,6 +66,10 @@ class GatewayConfig:
     tls: ServerTls | None = None
     # The shared internal token sent to the workers (segmentdb.internal_auth).
     internal_token_file: str | None = None
+    log_format: str = "text"          # text or json (JSON lines)
+    metrics_port: int | None = None   # Prometheus /metrics; None = off, 0 = any free port
+    metrics_host: str = "127.0.0.1"
+    shutdown_grace: float = 5.0       # seconds in-flight calls may finish after SIGTERM
 
     def __post_init__(self) -> None:
         if not self.metadata_address:
@@ -90,6 +102,10 @@ class GatewayConfig:
         tls_key: str | None = None,
         tls_client_ca: str | None = None,
         internal_token_file: str | None = None,
+        log_format: str = "text",
+        metrics_port: str | int | None = None,
+        metrics_host: str = "127.0.0.1",
+        shutdown_grace: str | float | None = None,
     ) -> "GatewayConfig":
         """Build from flag/environment strings; raises ValueError naming the bad setting."""
         try:
@@ -117,4 +133,8 @@ class GatewayConfig:
             auth_tokens_file=auth_tokens_file or None,
             tls=ServerTls.from_flags(tls_cert, tls_key, tls_client_ca),
             internal_token_file=internal_token_file or None,
+            log_format=parse_log_format(log_format),
+            metrics_port=parse_metrics_port(metrics_port),
+            metrics_host=metrics_host or "127.0.0.1",
+            shutdown_grace=parse_shutdown_grace(shutdown_grace),
         )

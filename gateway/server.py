@@ -21,7 +21,7 @@ from gateway.system_servicer import SystemServicer
 from gateway.tenancy_servicer import TenancyServicer
 from gateway.transfer_servicer import TransferServicer
 from gateway.worker_clients import WorkerClients
-from segmentdb import internal_auth, serving
+from segmentdb import internal_auth, metrics, serving
 from segmentdb.v1 import (
     admin_service_pb2,
     admin_service_pb2_grpc,
@@ -101,13 +101,22 @@ def build_server(config: GatewayConfig) -> tuple[serving.Served, WorkerClients]:
 
 def serve(config: GatewayConfig) -> None:
     """Run until SIGTERM/SIGINT: serve, then NOT_SERVING, drain, close channels."""
-    serving.configure_logging(config.log_level)
+    serving.configure_logging(config.log_level, config.log_format)
     try:
         served, workers = build_server(config)
     except (OSError, ValueError) as exc:
         log.error("gateway could not start: %s", exc)
         sys.exit(1)
     served.set_serving(True)
+    metrics.describe_process("gateway")
+    try:
+        metrics_port = metrics.serve_metrics(config.metrics_port, config.metrics_host)
+    except OSError as exc:
+        log.error("gateway could not serve metrics on %s:%s: %s", config.metrics_host,
+                  config.metrics_port, exc)
+        served.server.stop(0)
+        workers.close()
+        sys.exit(1)
     log.info("gateway serving on %s:%d (metadata %s, vector workers %s; %s, %s)", config.host,
              served.port, config.metadata_address, ",".join(config.vector_worker_addresses),
              "bearer tokens required" if config.auth_tokens_file else "no authentication",
@@ -116,8 +125,8 @@ def serve(config: GatewayConfig) -> None:
         log.warning("the gateway listens on %s WITHOUT authentication: anyone who reaches the "
                     "port can read and write every tenant; pass --auth-tokens-file (and "
                     "--tls-cert/--tls-key)", config.host)
-    serving.write_port_file(config.port_file, served.port)  # last: tests read the log then
-    serving.wait_for_signal(served, on_stop=workers.close)
+    serving.write_port_file(config.port_file, served.port, metrics_port)  # last: tests read the log then
+    serving.wait_for_signal(served, on_stop=workers.close, grace=config.shutdown_grace)
     log.info("gateway stopped")
 
 

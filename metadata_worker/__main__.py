@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from segmentdb import serving
+from segmentdb import config_file, serving
 
 from metadata_worker import config as config_module
 from metadata_worker.migrate import MigrationError
@@ -14,8 +14,10 @@ from metadata_worker.store import FolderLockedError
 EXAMPLE = """example:
   python -m metadata_worker --path ./segmentdb_data --port 0 --port-file /tmp/mw.json
   python -m metadata_worker --path ./segmentdb_data --log-retention 200000
+  python -m metadata_worker --config segmentdb.toml --metrics-port 9091 --log-format json
 
-Every flag can also come from an environment variable: """ + ", ".join(
+Every flag can also come from a config file (--config FILE, TOML; env SEGMENTDB_CONFIG) and
+an environment variable, which wins over the file (a flag wins over both): """ + ", ".join(
     f"--{name.replace('_', '-')}={env}" for name, env in config_module.ENVIRONMENT.items()
 )
 
@@ -35,6 +37,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-message-size", dest="max_message_size",
                    help="largest gRPC message, e.g. 256MiB (default 256MiB)")
     p.add_argument("--log-level", dest="log_level", help="DEBUG, INFO, WARNING... (default INFO)")
+    p.add_argument("--log-format", dest="log_format", choices=["text", "json"], type=str.lower,
+                   help="text lines (default) or JSON lines")
+    p.add_argument("--metrics-port", dest="metrics_port",
+                   help="serve Prometheus metrics on http://METRICS_HOST:PORT/metrics; "
+                        "0 picks a free port (written to the port file); default: off")
+    p.add_argument("--metrics-host", dest="metrics_host",
+                   help="address of the metrics endpoint (default 127.0.0.1)")
+    p.add_argument("--shutdown-grace", dest="shutdown_grace", metavar="SECONDS",
+                   help="after SIGTERM, how long in-flight calls may finish (default 5)")
+    p.add_argument("--config", metavar="FILE",
+                   help="TOML file of settings (top level and [metadata-worker]); "
+                        "env SEGMENTDB_CONFIG")
     p.add_argument("--log-retention", dest="log_retention", metavar="ENTRIES",
                    help="after a write, if a collection keeps more than ENTRIES log entries, "
                         "purge all but the newest ENTRIES/2 (vector segments behind them "
@@ -47,13 +61,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
     try:
-        config = config_module.resolve(vars(args))
+        environ = config_file.layered_environ(argv, "metadata-worker", config_module.ENVIRONMENT)
+        config = config_module.resolve(vars(args), environ)
     except ValueError as exc:
         print(f"metadata-worker: {exc}", file=sys.stderr)
         return 2
-    serving.configure_logging(config.log_level)
+    serving.configure_logging(config.log_level, config.log_format)
     from metadata_worker.server import serve  # after logging is configured
 
     try:

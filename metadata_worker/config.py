@@ -1,4 +1,5 @@
-"""The metadata worker's settings: flags, else SEGMENTDB_* environment variables, else defaults.
+"""The metadata worker's settings: flags, else SEGMENTDB_* environment variables, else the
+config file (segmentdb.config_file, layered under the environment by __main__), else defaults.
 
 This is the only module that reads the environment.
 """
@@ -9,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
+from segmentdb.config_file import parse_log_format, parse_metrics_port, parse_shutdown_grace
 from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
 from segmentdb.units import parse_size
 
@@ -25,6 +27,10 @@ ENVIRONMENT = {
     "log_level": "SEGMENTDB_LOG_LEVEL",
     "log_retention": "SEGMENTDB_LOG_RETENTION",
     "internal_token_file": "SEGMENTDB_INTERNAL_TOKEN_FILE",
+    "log_format": "SEGMENTDB_LOG_FORMAT",
+    "metrics_port": "SEGMENTDB_METRICS_PORT",
+    "metrics_host": "SEGMENTDB_METRICS_HOST",
+    "shutdown_grace": "SEGMENTDB_SHUTDOWN_GRACE",
 }
 DEFAULTS = {
     "host": "127.0.0.1",
@@ -33,6 +39,10 @@ DEFAULTS = {
     "max_message_size": str(DEFAULT_MAX_MESSAGE_BYTES),
     "log_level": "INFO",
     "log_retention": str(DEFAULT_LOG_RETENTION),
+    "log_format": "text",
+    "metrics_port": None,
+    "metrics_host": "127.0.0.1",
+    "shutdown_grace": None,
 }
 
 
@@ -50,6 +60,10 @@ class Config:
     # A file holding the shared internal token every call must carry (health excepted);
     # None: calls need no token (segmentdb.internal_auth).
     internal_token_file: str | None = None
+    log_format: str = "text"            # text or json (JSON lines)
+    metrics_port: int | None = None     # Prometheus /metrics; None = off, 0 = any free port
+    metrics_host: str = "127.0.0.1"
+    shutdown_grace: float = 5.0         # seconds in-flight calls may finish after SIGTERM
 
 
 def resolve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Config:
@@ -90,4 +104,8 @@ def resolve(flags: Mapping[str, object], environ: Mapping[str, str] | None = Non
         log_level=str(pick("log_level")).upper(),
         log_retention=retention,
         internal_token_file=pick("internal_token_file") or None,
+        log_format=parse_log_format(pick("log_format")),
+        metrics_port=parse_metrics_port(pick("metrics_port")),
+        metrics_host=str(pick("metrics_host")),
+        shutdown_grace=parse_shutdown_grace(pick("shutdown_grace")),
     )

@@ -1,8 +1,9 @@
 """Build and run the metadata worker's gRPC server.
 
-Order on start: lock the folder and run migrations (Store), bind and start the server,
-report SERVING, then write the port file. On SIGTERM/SIGINT: NOT_SERVING, drain
-in-flight calls, stop, close SQLite (releasing the lock), return.
+Order on start: lock the folder, bind and start the server (NOT_SERVING), run migrations
+(Store), report SERVING, start the metrics endpoint (when --metrics-port is set), then write
+the port file (with the metrics port). On SIGTERM/SIGINT: NOT_SERVING, drain in-flight
+calls, stop, close SQLite (releasing the lock), return.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import logging
 import signal
 
-from segmentdb import internal_auth, serving
+from segmentdb import internal_auth, metrics, serving
+from segmentdb.deferred_servicer import DeferredServicer
 from segmentdb.internal.v1 import metadata_service_pb2, metadata_service_pb2_grpc
 
-from metadata_worker import store_backup
+from metadata_worker import storage_metrics, store_backup
 from metadata_worker.config import Config
 from metadata_worker.servicer import MetadataServicer
 from metadata_worker.store import Store
@@ -24,23 +26,43 @@ SERVICE_NAME = metadata_service_pb2.DESCRIPTOR.services_by_name["MetadataService
 
 
 def build(config: Config) -> tuple[serving.Served, Store]:
-    """Open the store (lock + migrations) and start serving it; returns SERVING."""
+    """Lock the folder, bind (NOT_SERVING), open the store (migrations), report SERVING.
+
+    The server binds before the migrations run so that health answers NOT_SERVING while
+    they do (a probe sees "starting", not "connection refused"); metadata calls meanwhile
+    get UNAVAILABLE. Binding after the folder lock keeps a second worker on the same folder
+    from taking over the first one's Unix socket.
+    """
     token = (internal_auth.read_token_file(config.internal_token_file)
              if config.internal_token_file else None)
     interceptors = [internal_auth.RequireToken(token)] if token else []
-    store = Store(config.path)
+    starting = DeferredServicer("the metadata worker")
+
+    def register(server):
+        metadata_service_pb2_grpc.add_MetadataServiceServicer_to_server(starting, server)
+        return [SERVICE_NAME]
+
+    bound: list[serving.Served] = []
+
+    def bind() -> None:
+        bound.append(serving.build_server(register, host=config.host, port=config.port,
+                                          max_message_bytes=config.max_message_bytes,
+                                          interceptors=interceptors))
+        log.info("metadata worker listening on %s:%d (NOT_SERVING until migrated)",
+                 config.host, bound[0].port)
+
+    try:
+        store = Store(config.path, on_locked=bind)
+    except BaseException:
+        for served in bound:
+            served.server.stop(0)
+        raise
+    served = bound[0]
     try:
         store_backup.remove_leftovers(store)
-        servicer = MetadataServicer(store, log_retention=config.log_retention)
-
-        def register(server):
-            metadata_service_pb2_grpc.add_MetadataServiceServicer_to_server(servicer, server)
-            return [SERVICE_NAME]
-
-        served = serving.build_server(register, host=config.host, port=config.port,
-                                      max_message_bytes=config.max_message_bytes,
-                                      interceptors=interceptors)
+        starting.ready(MetadataServicer(store, log_retention=config.log_retention))
     except BaseException:
+        served.server.stop(0)
         store.close()
         raise
     served.set_serving(True)
@@ -55,7 +77,10 @@ def serve(config: Config) -> None:
     # already ignores it; saying so here keeps that true if we are ever embedded or forked.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     served, store = build(config)
-    serving.write_port_file(config.port_file, served.port)
+    metrics.describe_process("metadata-worker")
+    storage_metrics.register(store)
+    metrics_port = metrics.serve_metrics(config.metrics_port, config.metrics_host)
+    serving.write_port_file(config.port_file, served.port, metrics_port)
     log.info("metadata worker serving %s on %s:%d", store.db_path, config.host, served.port)
-    serving.wait_for_signal(served, store.close)
+    serving.wait_for_signal(served, store.close, grace=config.shutdown_grace)
     log.info("metadata worker stopped")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from segmentdb import errors, labels, vectors
+from segmentdb import errors, labels, serving, vectors
 from segmentdb.internal.v1 import metadata_service_pb2 as msvc
 from segmentdb.internal.v1 import metadata_service_pb2_grpc
 from segmentdb.v1 import collection_service_pb2 as csvc
@@ -43,6 +43,14 @@ def selection_of(request) -> RecordSelection:
     if request.HasField("where_document"):
         selection.conditions.append(filters.compile_where_document(request.where_document))
     return selection
+
+
+def _check_deadline(context, before: str) -> None:
+    """DeadlineExceededError if the caller's deadline has passed (no-op without one)."""
+    remaining = serving.remaining_timeout(context)
+    if remaining is not None and remaining <= 0:
+        raise errors.DeadlineExceededError(
+            f"the request's deadline expired before {before}; retry with a longer timeout")
 
 
 class MetadataServicer(TransferRpcs, metadata_service_pb2_grpc.MetadataServiceServicer):
@@ -129,32 +137,48 @@ class MetadataServicer(TransferRpcs, metadata_service_pb2_grpc.MetadataServiceSe
 
     # -- records -----------------------------------------------------------------------------
 
-    def _write(self, operation, collection_id: str, payload):
+    def _write(self, operation, collection_id: str, payload, context=None):
         """One acknowledged write transaction, then (outside it) the log retention check.
-        Returns the operation's result: (log sequence, counts...)."""
-        result = self.store.write(operation, collection_id, payload)
+        Returns the operation's result: (log sequence, counts...).
+
+        The caller's deadline is checked before the transaction starts and again after the
+        operation, just before COMMIT: a write whose deadline passed is rolled back and
+        answered DEADLINE_EXCEEDED. A deadline passing after that check (COMMIT, retention,
+        the reply) leaves it stored completely: all or nothing either way
+        (docs/internals.md, "Deadlines").
+        """
+        _check_deadline(context, "the write started; nothing was written")
+
+        def guarded(conn, *args):
+            result = operation(conn, *args)
+            _check_deadline(context, "the write could commit; it was rolled back, "
+                                     "nothing was written")
+            return result
+
+        result = self.store.write(guarded, collection_id, payload)
         self.retention.after_write(collection_id, result[0])
         return result
 
     def AddRecords(self, request, context):
         batch = convert.record_write(request, vectors_required=True, allow_delete=False)
-        sequence, inserted = self._write(records.add, request.collection_id, batch)
+        sequence, inserted = self._write(records.add, request.collection_id, batch, context)
         return rsvc.AddRecordsResponse(log_sequence=sequence, inserted=inserted)
 
     def UpsertRecords(self, request, context):
         batch = convert.record_write(request, vectors_required=True, allow_delete=True)
-        sequence, inserted, updated = self._write(records.upsert, request.collection_id, batch)
+        sequence, inserted, updated = self._write(records.upsert, request.collection_id, batch,
+                                                  context)
         return rsvc.UpsertRecordsResponse(log_sequence=sequence, inserted=inserted,
                                           updated=updated)
 
     def UpdateRecords(self, request, context):
         batch = convert.record_write(request, vectors_required=False, allow_delete=True)
-        sequence, updated = self._write(records.update, request.collection_id, batch)
+        sequence, updated = self._write(records.update, request.collection_id, batch, context)
         return rsvc.UpdateRecordsResponse(log_sequence=sequence, updated=updated)
 
     def DeleteRecords(self, request, context):
         sequence, deleted = self._write(records.delete, request.collection_id,
-                                        selection_of(request))
+                                        selection_of(request), context)
         return rsvc.DeleteRecordsResponse(log_sequence=sequence, deleted=deleted)
 
     def GetRecords(self, request, context):

@@ -105,7 +105,8 @@ def connect_readonly(db_path: str | Path) -> sqlite3.Connection:
 class Store:
     """The open database of one data folder (locked, migrated)."""
 
-    def __init__(self, data_path: str | Path):
+    def __init__(self, data_path: str | Path, on_locked: Callable[[], None] | None = None):
+        """Lock the folder, call `on_locked()` (the server binds there), open and migrate."""
         self.data_path = Path(data_path)
         self.data_path.mkdir(parents=True, exist_ok=True)
         self.db_path = self.data_path / DB_FILENAME
@@ -113,6 +114,8 @@ class Store:
         self._lock.acquire()
         writer = None
         try:
+            if on_locked is not None:
+                on_locked()
             # A large page cache for the one writer: big batches update several B-trees
             # (records, 4 metadata indexes, full text) and the default 2 MiB thrashes.
             writer = connect(self.db_path, cache_kib=WRITER_CACHE_KIB)

@@ -40,11 +40,27 @@ then, from Python:
   import segmentdb
   client = segmentdb.Client("localhost:50051")
 
-Defaults also come from SEGMENTDB_PATH, SEGMENTDB_HOST, SEGMENTDB_PORT,
-SEGMENTDB_MAX_MESSAGE_SIZE, SEGMENTDB_MAX_BATCH_SIZE, SEGMENTDB_MEMORY_BUDGET,
-SEGMENTDB_IDLE_TTL and SEGMENTDB_LOG_LEVEL; a flag wins.
+Defaults also come from SEGMENTDB_* environment variables (SEGMENTDB_PATH, SEGMENTDB_PORT,
+SEGMENTDB_MEMORY_BUDGET, ...) and from a TOML file (--config FILE or SEGMENTDB_CONFIG: top
+level and [serve]; it is passed on to the children, whose own tables apply too);
+flag > environment > file > default.
 --memory-budget and --idle-ttl apply to each vector worker, e.g.
-  segmentdb serve --path ./segmentdb_data --memory-budget 512MiB --idle-ttl 600"""
+  segmentdb serve --path ./segmentdb_data --memory-budget 512MiB --idle-ttl 600
+Metrics: --metrics-port BASE serves Prometheus metrics per child: gateway on BASE, metadata
+worker on BASE+1, vector worker N on BASE+1+N (0 = free ports, listed in the port file), e.g.
+  segmentdb serve --path ./segmentdb_data --metrics-port 9100 --log-format json"""
+
+# serve's settings -> environment variables (segmentdb.config_file layers a file under them).
+SERVE_SETTINGS = {
+    "path": "SEGMENTDB_PATH", "host": "SEGMENTDB_HOST", "port": "SEGMENTDB_PORT",
+    "vector_workers": "SEGMENTDB_VECTOR_WORKERS", "port_file": "SEGMENTDB_PORT_FILE",
+    "max_message_size": "SEGMENTDB_MAX_MESSAGE_SIZE",
+    "max_batch_size": "SEGMENTDB_MAX_BATCH_SIZE", "memory_budget": "SEGMENTDB_MEMORY_BUDGET",
+    "idle_ttl": "SEGMENTDB_IDLE_TTL", "tail_interval": "SEGMENTDB_TAIL_INTERVAL",
+    "log_retention": "SEGMENTDB_LOG_RETENTION", "log_level": "SEGMENTDB_LOG_LEVEL",
+    "log_format": "SEGMENTDB_LOG_FORMAT", "metrics_port": "SEGMENTDB_METRICS_PORT",
+    "metrics_host": "SEGMENTDB_METRICS_HOST", "shutdown_grace": "SEGMENTDB_SHUTDOWN_GRACE",
+}
 
 
 # Modules adding subcommands: each has EXAMPLES, SUMMARIES, add_commands(subparsers), run(args).
@@ -69,7 +85,7 @@ def _top_level_epilog() -> str:
     return "\n".join(lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(environ: Optional[dict] = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segmentdb",
         description="segmentdb: a Chroma-style vector database served over gRPC.",
@@ -79,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"segmentdb {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_serve(commands)
+    _add_serve(commands, os.environ if environ is None else environ)
     for module in TOOL_MODULES:
         module.add_commands(commands)
     for name, (_module, summary, _example) in PROCESS_COMMANDS.items():
@@ -88,8 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_serve(commands) -> None:
-    env = os.environ
+def _add_serve(commands, env) -> None:
     serve = commands.add_parser(
         "serve", help="run the whole service on one machine",
         description="Run the metadata worker, K vector workers and the gateway as supervised "
@@ -103,9 +118,10 @@ def _add_serve(commands) -> None:
                        help="address the gateway listens on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=int(env.get("SEGMENTDB_PORT", "50051")),
                        help="gateway port; 0 picks a free one (default 50051)")
-    serve.add_argument("--vector-workers", type=int, default=2, metavar="K",
+    serve.add_argument("--vector-workers", type=_count("--vector-workers"),
+                       default=env.get("SEGMENTDB_VECTOR_WORKERS", "2"), metavar="K",
                        help="number of vector worker processes (default 2)")
-    serve.add_argument("--port-file", metavar="FILE",
+    serve.add_argument("--port-file", metavar="FILE", default=env.get("SEGMENTDB_PORT_FILE"),
                        help='write {"port": N, "pid": P} here once the gateway serves')
     serve.add_argument("--max-message-size", default=env.get("SEGMENTDB_MAX_MESSAGE_SIZE"),
                        metavar="SIZE", help="largest gRPC message, e.g. 64MiB (default 256MiB)")
@@ -138,7 +154,32 @@ def _add_serve(commands) -> None:
     serve.add_argument("--tls-client-ca", default=env.get("SEGMENTDB_TLS_CLIENT_CA"),
                        metavar="FILE", help="require client certificates signed by this PEM CA "
                        "(mutual TLS)")
+    serve.add_argument("--log-format", default=env.get("SEGMENTDB_LOG_FORMAT", "text"),
+                       choices=["text", "json"], type=str.lower,
+                       help="text lines (default) or JSON lines, for serve and every child")
+    serve.add_argument("--metrics-port", default=env.get("SEGMENTDB_METRICS_PORT"),
+                       metavar="BASE", help="Prometheus metrics per child: gateway on BASE, "
+                       "metadata worker BASE+1, vector worker N on BASE+1+N; 0 = free ports "
+                       "(in --port-file as metrics_ports); default: off")
+    serve.add_argument("--metrics-host", default=env.get("SEGMENTDB_METRICS_HOST", "127.0.0.1"),
+                       help="address of the children's metrics endpoints (default 127.0.0.1)")
+    serve.add_argument("--shutdown-grace", default=env.get("SEGMENTDB_SHUTDOWN_GRACE"),
+                       metavar="SECONDS", help="after SIGTERM, how long each child's in-flight "
+                       "calls may finish (default 5)")
+    serve.add_argument("--config", metavar="FILE",
+                       help="TOML file of settings (env SEGMENTDB_CONFIG), passed on to children")
     serve.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+
+
+def _count(flag: str):
+    def parse(value: str) -> int:
+        try:
+            return int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number of processes") from None
+
+    parse.__name__ = flag
+    return parse
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -183,7 +224,18 @@ def _run_serve(args: argparse.Namespace) -> int:
     if os.path.exists(args.path) and not os.path.isdir(args.path):
         raise CommandError(f"--path: {args.path!r} exists and is not a folder")
     _check_security_files(args)
-    configure_logging(args.log_level)
+    from segmentdb.config_file import parse_metrics_port, parse_shutdown_grace
+
+    try:
+        metrics_base = parse_metrics_port(args.metrics_port)
+        grace = (parse_shutdown_grace(args.shutdown_grace)
+                 if args.shutdown_grace is not None else None)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if metrics_base and metrics_base + 1 + args.vector_workers > 65535:
+        raise CommandError(f"--metrics-port: {metrics_base} + {1 + args.vector_workers} "
+                           "children passes 65535")
+    configure_logging(args.log_level, args.log_format)
     config = ServeConfig(
         path=args.path, host=args.host, port=args.port, vector_workers=args.vector_workers,
         port_file=args.port_file, max_message_size=args.max_message_size,
@@ -193,6 +245,9 @@ def _run_serve(args: argparse.Namespace) -> int:
         tail_interval=args.tail_interval or None, log_retention=args.log_retention or None,
         auth_tokens_file=args.auth_tokens_file or None, tls_cert=args.tls_cert or None,
         tls_key=args.tls_key or None, tls_client_ca=args.tls_client_ca or None,
+        log_format=args.log_format, metrics_port=metrics_base, metrics_host=args.metrics_host,
+        # SEGMENTDB_CONFIG, when it names the file, reaches the children by inheritance.
+        shutdown_grace=grace, config_file=args.config,
     )
     return serve(config)
 
@@ -225,7 +280,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         index = _command_index(argv)
         if index < len(argv) and argv[index] in PROCESS_COMMANDS:
             return _run_process_command(argv[index], argv[index + 1:])
-        args = build_parser().parse_args(argv)
+        environ = None
+        if index < len(argv) and argv[index] == "serve":
+            from segmentdb.config_file import layered_environ
+
+            environ = layered_environ(argv[index + 1:], "serve", SERVE_SETTINGS)
+        args = build_parser(environ).parse_args(argv)
         if args.command == "serve":
             return _run_serve(args)
         for module in TOOL_MODULES:

@@ -29,7 +29,11 @@ from segmentdb.v1 import (
 
 # The client accepts any size: the server's --max-message-size is the limit that applies,
 # and it answers RESOURCE_EXHAUSTED with a message we can explain.
-_UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+# Keepalive as on our servers (segmentdb.serving.KEEPALIVE_OPTIONS, not imported: the SDK
+# stays light): a ping after 30 s idle, the connection dropped if unanswered in 10 s.
+_UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1),
+              ("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_timeout_ms", 10_000),
+              ("grpc.keepalive_permit_without_calls", 1), ("grpc.http2.max_pings_without_data", 0)]
 _RETRY_DELAYS = (0.1, 0.3, 0.9)
 _TRANSPORT_TOO_LARGE = re.compile(r"(?:Received|Sent) message larger than max \((\d+) vs\. (\d+)\)", re.I)
 

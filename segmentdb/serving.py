@@ -1,6 +1,7 @@
-"""What every segmentdb process needs to serve gRPC: one error-mapping interceptor,
-message-size limits, health (and reflection on the gateway), a bound port reported
-back, and a clean SIGTERM/SIGINT shutdown.
+"""What every segmentdb process needs to serve gRPC: one error-mapping interceptor (behind
+the RPC observer: metrics and the request log), message-size limits and keepalive, health
+(and reflection on the gateway), a bound port reported back, and a clean SIGTERM/SIGINT
+shutdown.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from segmentdb import errors, internal_auth
+from segmentdb.rpc_observer import RpcObserver
 # Re-exported: the processes' start-up helpers live where the supervisor can import them
 # without grpc.
 from segmentdb.startup import configure_logging, write_port_file  # noqa: F401
@@ -27,10 +29,27 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 
+# Keepalive, the same on every server and channel of ours (docs/internals.md, "Keepalive"):
+# each side pings a connection idle for 30 s and drops it if the ping is not answered
+# within 10 s, so a peer that vanished (node lost, NAT or load balancer dropping idle
+# flows) is noticed in ~40 s instead of at the next call's TCP timeout. Servers accept
+# pings down to every 10 s, so our own channels' 30 s pings never count as abuse
+# (gRPC's default minimum is 5 minutes, past which a server sends GOAWAY).
+KEEPALIVE_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+]
+
+
 def message_options(max_message_bytes: int) -> list[tuple[str, int]]:
+    """Options every server and channel of ours shares: size limits and keepalive."""
     return [
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.max_receive_message_length", max_message_bytes),
+        *KEEPALIVE_OPTIONS,
     ]
 
 
@@ -161,6 +180,11 @@ class Served:
         for name in ["", *self.service_names]:
             self.health.set(name, status)
 
+    def shutting_down(self) -> None:
+        """NOT_SERVING for good: a late set_serving(True) (a start-up thread) is ignored."""
+        self.set_serving(False)
+        self.health.enter_graceful_shutdown()
+
 
 def build_server(
     register: Callable[[grpc.Server], Iterable[str]],
@@ -181,7 +205,9 @@ def build_server(
     """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
-        interceptors=[ErrorInterceptor(), *interceptors],
+        # RpcObserver first: it sees the status the client gets (after the error mapping),
+        # including the callers' own interceptors' refusals (auth).
+        interceptors=[RpcObserver(), ErrorInterceptor(), *interceptors],
         options=message_options(max_message_bytes) + [("grpc.so_reuseport", 0)],
     )
     names = list(register(server))
@@ -218,7 +244,9 @@ def wait_for_signal(served: Served, on_stop: Callable[[], None], grace: float = 
     signal.signal(signal.SIGINT, handle)
     while not stop.wait(0.5):
         pass
-    served.set_serving(False)
+    # NOT_SERVING first (probes and load balancers stop sending), then stop accepting new
+    # RPCs and give in-flight ones `grace` seconds to finish, then persist (on_stop).
+    served.shutting_down()
     served.server.stop(grace).wait()
     on_stop()
 

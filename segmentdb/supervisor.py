@@ -15,6 +15,12 @@ process). K of them on one machine would together claim K halves, so serve resol
 (its default) itself — half of the available memory divided by K — and passes each worker
 that number explicitly. An explicit size is per worker, as given; 0 is unlimited.
 
+Metrics: with `--metrics-port BASE` each child serves its own Prometheus endpoint: the gateway
+on BASE, the metadata worker on BASE+1, vector worker N on BASE+1+N; BASE 0 lets each child
+pick a free port. Each child reports its metrics port in its port file; serve logs them all
+and writes them into its own port file as "metrics_ports" ({child name: port}). A restarted
+child gets the port it had.
+
 A data folder is served once: before starting anything, serve checks the metadata worker's
 folder lock and exits with its message if another metadata worker holds it.
 """
@@ -72,6 +78,15 @@ class ServeConfig:
     tls_cert: Optional[str] = None
     tls_key: Optional[str] = None
     tls_client_ca: Optional[str] = None
+    log_format: str = "text"
+    # BASE of the children's metrics ports (see the module docstring); None = no metrics.
+    metrics_port: Optional[int] = None
+    metrics_host: str = "127.0.0.1"
+    # Passed on to every child (--config): their own [gateway] / [metadata-worker] /
+    # [vector-worker] tables apply to what serve does not pass as a flag.
+    config_file: Optional[str] = None
+    # Each child's --shutdown-grace when set (their default, 5 s, otherwise).
+    shutdown_grace: Optional[float] = None
 
 
 class StartError(RuntimeError):
@@ -115,6 +130,9 @@ class Child:
     started_at: float = 0.0
     restart_delay: float = 0.5
     next_restart_at: float = 0.0
+    # --metrics-port to pass (0 = any free one; learned from the port file, kept for
+    # restarts); None = no metrics endpoint.
+    metrics_port: Optional[int] = None
 
     @property
     def address(self) -> str:
@@ -132,6 +150,8 @@ class Child:
             os.unlink(self.port_file)
         argv = [sys.executable, "-m", "segmentdb.cli", *self.command,
                 "--host", self.host, "--port", str(self.port), "--port-file", self.port_file]
+        if self.metrics_port is not None:
+            argv += ["--metrics-port", str(self.metrics_port)]
         self.process = subprocess.Popen(argv, preexec_fn=_child_setup)
         self.started_at = time.monotonic()
 
@@ -144,8 +164,13 @@ class Child:
                 raise StartError(f"{self.name} exited with code {code} while starting")
             if os.path.exists(self.port_file):
                 with open(self.port_file) as fh:
-                    self.port = int(json.load(fh)["port"])
-                log.info("%s serving on %s (pid %d)", self.name, self.address, self.process.pid)
+                    reported = json.load(fh)
+                self.port = int(reported["port"])
+                if self.metrics_port is not None and "metrics_port" in reported:
+                    self.metrics_port = int(reported["metrics_port"])
+                log.info("%s serving on %s (pid %d)%s", self.name, self.address,
+                         self.process.pid, "" if self.metrics_port is None
+                         else f", metrics on port {self.metrics_port}")
                 return
             time.sleep(0.01)  # a stat per 10 ms: cheap, and part of every cold start
         if stopping.is_set():
@@ -226,18 +251,28 @@ class Supervisor:
         internal_token_file.write_token_file(self._token_file)
 
     def _common(self) -> list[str]:
-        flags = ["--log-level", self.config.log_level, "--internal-token-file", self._token_file]
+        flags = ["--log-level", self.config.log_level, "--log-format", self.config.log_format,
+                 "--internal-token-file", self._token_file]
+        if self.config.config_file:
+            flags += ["--config", self.config.config_file]
+        if self.config.metrics_port is not None:
+            flags += ["--metrics-host", self.config.metrics_host]
+        if self.config.shutdown_grace is not None:
+            flags += ["--shutdown-grace", str(self.config.shutdown_grace)]
         if self.config.max_message_size:
             flags += ["--max-message-size", str(self.config.max_message_size)]
         return flags
 
     def _child(self, name: str, command: list[str], host: str | None = None,
-               port: int = 0) -> Child:
+               port: int = 0, metrics_offset: int = 0) -> Child:
         if host is None:
             # Workers: a Unix socket in our private folder (host "unix:PATH", port unused),
             # or loopback TCP when socket paths would be too long (see start_all).
             host = f"unix:{self._socket_path(name)}" if self._sockets else "127.0.0.1"
-        return Child(name, command, host, os.path.join(self._tmp, f"{name}.port.json"), port=port)
+        base = self.config.metrics_port
+        metrics_port = None if base is None else (base + metrics_offset if base else 0)
+        return Child(name, command, host, os.path.join(self._tmp, f"{name}.port.json"), port=port,
+                     metrics_port=metrics_port)
 
     def _socket_path(self, name: str) -> str:
         return os.path.join(self._tmp, f"{name}.sock")
@@ -258,7 +293,8 @@ class Supervisor:
 
         retention = ["--log-retention", str(cfg.log_retention)] if cfg.log_retention else []
         self.metadata = self._child("metadata-worker", ["metadata-worker", "--path", cfg.path,
-                                                        *retention, *self._common()])
+                                                        *retention, *self._common()],
+                                    metrics_offset=1)
         launch(self.metadata)
         cache_flags = ["--memory-budget", vector_worker_budget(cfg)]
         if cfg.idle_ttl:
@@ -270,6 +306,7 @@ class Supervisor:
                 f"vector-worker-{i + 1}",
                 ["vector-worker", "--path", cfg.path, "--metadata", self.metadata.address,
                  "--name", f"vector-worker-{i + 1}", *cache_flags, *self._common()],
+                metrics_offset=2 + i,
             )
             self.vector_workers.append(worker)
             launch(worker)
@@ -288,6 +325,10 @@ class Supervisor:
         if self._sockets:
             for child in self.children():
                 child.wait_started(self.stopping)
+
+    def metrics_ports(self) -> dict[str, int]:
+        """{child name: its metrics port} of the children serving metrics."""
+        return {c.name: c.metrics_port for c in self.children() if c.metrics_port is not None}
 
     def children(self) -> list[Child]:
         return [c for c in [self.metadata, *self.vector_workers, self.gateway] if c is not None]
@@ -332,8 +373,10 @@ class Supervisor:
             members = [c for c in group if c is not None]
             for child in members:
                 child.terminate()
+            # A child may drain for its whole grace, then persist: wait past both.
+            timeout = STOP_TIMEOUT + (self.config.shutdown_grace or 0)
             for child in members:
-                clean = child.wait_stopped() and clean
+                clean = child.wait_stopped(timeout) and clean
         shutil.rmtree(self._tmp, ignore_errors=True)
         return clean
 
@@ -365,7 +408,14 @@ def serve(config: ServeConfig) -> int:
             return 1
     if not supervisor.stopping.is_set():
         assert supervisor.gateway is not None
-        write_port_file(config.port_file, supervisor.gateway.port)
+        ports = supervisor.metrics_ports()
+        if ports:
+            write_port_file(config.port_file, supervisor.gateway.port, metrics_ports=ports)
+            log.info("metrics: %s", ", ".join(
+                f"{name} http://{config.metrics_host}:{port}/metrics"
+                for name, port in ports.items()))
+        else:
+            write_port_file(config.port_file, supervisor.gateway.port)
         log.info("segmentdb serving on %s:%d (data: %s)", config.host, supervisor.gateway.port,
                  os.path.abspath(config.path))
         supervisor.supervise()

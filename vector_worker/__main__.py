@@ -3,6 +3,7 @@
 Example:
     python -m vector_worker --path ./segmentdb_data --metadata 127.0.0.1:50061 --port 0 \\
         --port-file /tmp/vw.json --memory-budget 2GiB --idle-ttl 600 --tail-interval 1
+    python -m vector_worker --config segmentdb.toml --metrics-port 9092 --log-format json
 """
 
 from __future__ import annotations
@@ -10,19 +11,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from segmentdb import internal_auth, serving
+from segmentdb import config_file, internal_auth, serving
 from vector_worker import config as config_module
 from vector_worker.server import serve
 
 
-def parser() -> argparse.ArgumentParser:
-    env = config_module.defaults()
+def parser(environ: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    env = config_module.defaults(environ)
     p = argparse.ArgumentParser(
         prog="segmentdb vector-worker",
         description="Serve HNSW vector segments of a segmentdb data folder.",
         epilog="example: segmentdb vector-worker --path ./segmentdb_data "
                "--metadata 127.0.0.1:50061 --port 0 --port-file vw.json "
-               "--memory-budget 2GiB --idle-ttl 600",
+               "--memory-budget 2GiB --idle-ttl 600 --metrics-port 9092; every flag can "
+               "also come from a SEGMENTDB_* environment variable or a --config TOML file "
+               "(top level and [vector-worker]); flag > env > file > default",
     )
     p.add_argument("--path", default=env["path"], required=env["path"] is None,
                    help="data folder; segments in <path>/index/ (env SEGMENTDB_PATH)")
@@ -58,24 +61,48 @@ def parser() -> argparse.ArgumentParser:
                    help="refuse calls (UNAUTHENTICATED) without the token in FILE (health "
                         "excepted) and send it to the metadata worker (env "
                         "SEGMENTDB_INTERNAL_TOKEN_FILE)")
+    p.add_argument("--log-format", default=env["log_format"], choices=["text", "json"],
+                   type=str.lower,
+                   help="text lines (default) or JSON lines (env SEGMENTDB_LOG_FORMAT)")
+    p.add_argument("--metrics-port", default=env["metrics_port"],
+                   help="serve Prometheus metrics on http://METRICS_HOST:PORT/metrics; 0 "
+                        "picks a free port (written to the port file); default: off (env "
+                        "SEGMENTDB_METRICS_PORT)")
+    p.add_argument("--metrics-host", default=env["metrics_host"],
+                   help="address of the metrics endpoint (default 127.0.0.1; env "
+                        "SEGMENTDB_METRICS_HOST)")
+    p.add_argument("--shutdown-grace", default=env["shutdown_grace"], metavar="SECONDS",
+                   help="after SIGTERM, how long in-flight calls may finish before segments "
+                        "are persisted (default 5; env SEGMENTDB_SHUTDOWN_GRACE)")
+    p.add_argument("--config", metavar="FILE",
+                   help="TOML file of settings (top level and [vector-worker]); env "
+                        "SEGMENTDB_CONFIG")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        environ = config_file.layered_environ(argv, "vector-worker", config_module.ENVIRONMENT)
+    except ValueError as exc:
+        print(f"segmentdb vector-worker: {exc}", file=sys.stderr)
+        return 1
+    args = parser(environ).parse_args(argv)
     try:
         config = config_module.make_config(
             path=args.path, metadata=args.metadata, host=args.host, port=args.port,
             port_file=args.port_file, max_message_size=args.max_message_size,
             log_level=args.log_level, memory_budget=args.memory_budget,
             idle_ttl=args.idle_ttl, tail_interval=args.tail_interval, name=args.name,
-            internal_token_file=args.internal_token_file)
+            internal_token_file=args.internal_token_file,
+            log_format=args.log_format, metrics_port=args.metrics_port,
+            metrics_host=args.metrics_host, shutdown_grace=args.shutdown_grace)
         if config.internal_token_file:  # unreadable or malformed: say so before starting
             internal_auth.read_token_file(config.internal_token_file)
     except ValueError as exc:
         print(f"segmentdb vector-worker: {exc}", file=sys.stderr)
         return 1
-    serving.configure_logging(config.log_level)
+    serving.configure_logging(config.log_level, config.log_format)
     return serve(config)
 
 

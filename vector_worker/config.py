@@ -1,5 +1,5 @@
 """The vector worker's settings: command-line flags over SEGMENTDB_* environment variables
-over defaults. This module is the only reader of the environment.
+over the config file (segmentdb.config_file, layered under the environment) over defaults. This module is the only reader of the environment.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
+from segmentdb.config_file import parse_log_format, parse_metrics_port, parse_shutdown_grace
 from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
 from segmentdb.units import parse_size
 from vector_worker.memory_budget import AUTO as AUTO_BUDGET
@@ -28,6 +29,10 @@ ENVIRONMENT = {
     "tail_interval": "SEGMENTDB_TAIL_INTERVAL",
     "name": "SEGMENTDB_WORKER_NAME",
     "internal_token_file": "SEGMENTDB_INTERNAL_TOKEN_FILE",
+    "log_format": "SEGMENTDB_LOG_FORMAT",
+    "metrics_port": "SEGMENTDB_METRICS_PORT",
+    "metrics_host": "SEGMENTDB_METRICS_HOST",
+    "shutdown_grace": "SEGMENTDB_SHUTDOWN_GRACE",
 }
 
 DEFAULTS = {
@@ -50,6 +55,11 @@ DEFAULTS = {
     # The shared internal token (segmentdb.internal_auth): required from callers, sent to
     # the metadata worker; none = off.
     "internal_token_file": None,
+    "log_format": "text",
+    # Prometheus /metrics port; None = off, 0 = any free port (in the port file).
+    "metrics_port": None,
+    "metrics_host": "127.0.0.1",
+    "shutdown_grace": None,  # 5 seconds
 }
 
 
@@ -80,6 +90,12 @@ class VectorWorkerConfig:
     name: str | None = None
     # File holding the shared internal token (segmentdb.internal_auth); None = off.
     internal_token_file: str | None = None
+    log_format: str = "text"  # text or json (JSON lines)
+    # Prometheus /metrics on metrics_host:metrics_port; None = off, 0 = any free port.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    # Seconds in-flight calls may finish after SIGTERM (before segments are persisted).
+    shutdown_grace: float = 5.0
 
 
 def defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
@@ -94,8 +110,16 @@ def make_config(*, path: str, metadata: str, host: str, port: str | int,
                 idle_ttl: str | float = 0,
                 tail_interval: str | float = DEFAULTS["tail_interval"],
                 name: str | None = None,
-                internal_token_file: str | None = None) -> VectorWorkerConfig:
-    """Validated config from raw flag values; ValueError names the flag and the fix."""
+                internal_token_file: str | None = None, log_format: str = "text",
+                metrics_port: str | int | None = None,
+                metrics_host: str = "127.0.0.1",
+                shutdown_grace: str | float | None = None,
+                config: str | None = None) -> VectorWorkerConfig:
+    """Validated config from raw flag values; ValueError names the flag and the fix.
+
+    `config` (--config FILE) is accepted and ignored: __main__ has already layered the
+    file's values under the environment that supplied the flags' defaults.
+    """
     if not path:
         raise ValueError("--path: required (the data folder; env SEGMENTDB_PATH)")
     if not metadata or ":" not in metadata:
@@ -137,7 +161,11 @@ def make_config(*, path: str, metadata: str, host: str, port: str | int,
                               memory_budget_bytes=budget, memory_budget_source=budget_source,
                               idle_ttl_seconds=ttl, tail_interval_seconds=tail,
                               name=name or None,
-                              internal_token_file=internal_token_file or None)
+                              internal_token_file=internal_token_file or None,
+                              log_format=parse_log_format(log_format),
+                              metrics_port=parse_metrics_port(metrics_port),
+                              metrics_host=metrics_host or "127.0.0.1",
+                              shutdown_grace=parse_shutdown_grace(shutdown_grace))
 
 
 def _seconds(value: str | float, flag: str, meaning: str) -> float:

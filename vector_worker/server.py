@@ -13,9 +13,9 @@ from pathlib import Path
 
 import grpc
 
-from segmentdb import internal_auth, serving
+from segmentdb import internal_auth, metrics, serving
 from segmentdb.internal.v1 import vector_service_pb2, vector_service_pb2_grpc
-from vector_worker import process_memory
+from vector_worker import cache_metrics, process_memory
 from vector_worker.config import VectorWorkerConfig
 from vector_worker.idle_reaper import IdleReaper
 from vector_worker.log_tailer import LogTailer
@@ -66,7 +66,10 @@ class VectorWorker:
         if self.working_set is not None:
             self.working_set.restore_in_background()
         self.served.set_serving(True)
-        serving.write_port_file(config.port_file, self.port)
+        metrics.describe_process("vector-worker")
+        cache_metrics.register(self.cache)
+        self.metrics_port = metrics.serve_metrics(config.metrics_port, config.metrics_host)
+        serving.write_port_file(config.port_file, self.port, self.metrics_port)
         log.info("vector worker serving on %s:%d (data %s, metadata %s, memory budget %s, "
                  "idle ttl %s, tail interval %s)", config.host, self.port, config.path,
                  config.metadata_address, _describe_budget(config),
@@ -87,7 +90,7 @@ class VectorWorker:
 
     def stop(self, grace: float = 5.0) -> None:
         """In-process shutdown (tests): what SIGTERM does."""
-        self.served.set_serving(False)
+        self.served.shutting_down()
         self.served.server.stop(grace).wait()
         self.close()
 
@@ -103,5 +106,5 @@ def serve(config: VectorWorkerConfig) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean shutdown)."""
     process_memory.configure_allocator()
     worker = VectorWorker(config)
-    serving.wait_for_signal(worker.served, worker.close)
+    serving.wait_for_signal(worker.served, worker.close, grace=config.shutdown_grace)
     return 0

@@ -207,13 +207,6 @@ def test_a_cancelled_or_timed_out_backup_leaves_nothing_on_either_side(client, m
     assert client.backup(str(tmp_path / "after"))["manifest"]["records"] >= 3000
 
 
-def _eventually(check, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.parametrize("size", [1, 64 * 1024 - 1, 16 * 1024 * 1024 + 1])
