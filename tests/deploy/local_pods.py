@@ -8,7 +8,9 @@ downward API's metadata.name/namespace), with these mappings and nothing else ch
   `pod.svc...`) become 127.0.0.1, and every container port becomes a free local port, the same
   one wherever the manifests use it (args, variables, Service ports, probes);
 - the listen address 0.0.0.0 becomes 127.0.0.1 (loopback only on a shared machine);
-- each volumeMount's mountPath becomes a temp folder of that pod and volume;
+- each volumeMount's mountPath becomes a temp folder of that pod and volume; a Secret volume's
+  folder holds one file per key of the rendered Secret (data base64-decoded, stringData as
+  is; `items` honoured) with the volume's defaultMode, as the kubelet writes them;
 - the image's `segmentdb` entry point is this environment's `segmentdb` script.
 
 Anything the mapping does not understand (an env source, a probe type) raises, so a manifest
@@ -17,6 +19,7 @@ feature the boot test cannot reproduce is noticed rather than silently dropped.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import socket
@@ -109,12 +112,33 @@ class LocalCluster:
             spec = workload["spec"]["template"]["spec"]
             ports = {p["containerPort"]: free_port() for p in container(workload).get("ports", [])}
             volumes = {}
+            sources = {v["name"]: v for v in spec.get("volumes", [])}
             for mount in container(workload).get("volumeMounts", []):
+                if "subPath" in mount or "subPathExpr" in mount:
+                    raise AssertionError(f"{pod_name}: subPath mounts are not reproduced locally")
                 folder = self.root / pod_name / mount["name"]
                 folder.mkdir(parents=True, exist_ok=True)
+                source = sources.get(mount["name"], {})  # none: a volumeClaimTemplate
+                if "secret" in source:
+                    self._write_secret(pod_name, source["secret"], folder)
+                elif set(source) - {"name", "emptyDir"}:
+                    raise AssertionError(f"{pod_name}: volume {source} not reproduced locally")
                 volumes[mount["mountPath"]] = folder
             pods.append(LocalPod(pod_name, workload, spec, ports, volumes))
         return pods
+
+    def _write_secret(self, pod_name: str, volume: dict, folder: Path) -> None:
+        """The files the kubelet projects for a Secret volume: key -> file (or `items`)."""
+        data = self._data("Secret", volume["secretName"])
+        items = volume.get("items") or [{"key": k, "path": k} for k in data]
+        for item in items:
+            if item["key"] not in data:
+                raise AssertionError(f"{pod_name}: Secret {volume['secretName']} has no key "
+                                     f"{item['key']!r}")
+            path = folder / item["path"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(data[item["key"]])
+            path.chmod(item.get("mode", volume.get("defaultMode", 0o644)))
 
     def _dns_names(self) -> dict[str, dict[int, int]]:
         """host name -> {service port: local port} for every Service (and StatefulSet pod)."""
@@ -202,8 +226,6 @@ class LocalCluster:
     def _data(self, kind: str, name: str) -> dict[str, str]:
         obj = self.rendered.get(kind, name)
         if kind == "Secret":
-            import base64
-
             data = {k: base64.b64decode(v).decode() for k, v in obj.get("data", {}).items()}
             data.update(obj.get("stringData", {}))
             return data
@@ -247,6 +269,10 @@ class LocalCluster:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"{pod.name} not ready in {timeout}s:\n{pod.log()}")
                 time.sleep(0.1)
+
+    def secret(self, name: str) -> dict[str, str]:
+        """A rendered Secret's decoded data (what its volume's files and key refs hold)."""
+        return self._data("Secret", name)
 
     def address(self, host_port: str) -> str:
         """The local address a cluster address (e.g. gateway:50051) maps to."""

@@ -7,6 +7,7 @@ network policy, the Dockerfile against the packages."""
 from __future__ import annotations
 
 import functools
+import json
 import re
 import subprocess
 
@@ -130,19 +131,111 @@ def test_pods_have_grpc_probes_on_their_port_and_no_service_links(rendered):
         assert spec["resources"]["limits"]["memory"], name
 
 
-def test_only_the_gateway_reaches_the_workers(rendered):
+# The scraper the NetworkPolicy lets reach the metrics ports (docs/deploy.md, "Metrics").
+SCRAPER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+           "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}
+
+
+def test_only_the_gateway_reaches_the_workers_and_only_prometheus_their_metrics(rendered):
     policies = {p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]: p
                 for p in rendered.of_kind("NetworkPolicy")}
     assert set(policies) == {"vector-worker", "metadata-worker"}
 
-    def allowed(policy) -> set[str]:
+    def allowed(policy, port: str) -> list:
+        """The peers of the rules naming `port`; every rule names exactly one port."""
         assert policy["spec"]["policyTypes"] == ["Ingress"]
-        return {peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
-                for rule in policy["spec"]["ingress"] for peer in rule["from"]}
+        peers = []
+        for rule in policy["spec"]["ingress"]:
+            assert len(rule["ports"]) == 1, rule
+            if rule["ports"][0] == {"protocol": "TCP", "port": port}:
+                peers.extend(rule["from"])
+        return peers
 
-    assert allowed(policies["vector-worker"]) == {"gateway"}
+    def components(peers) -> set[str]:
+        assert all(set(peer) == {"podSelector"} for peer in peers), peers  # this namespace
+        return {peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+                for peer in peers}
+
+    assert components(allowed(policies["vector-worker"], "grpc")) == {"gateway"}
     # Vector workers read the log and rebuild scans from the metadata worker.
-    assert allowed(policies["metadata-worker"]) == {"gateway", "vector-worker"}
+    assert components(allowed(policies["metadata-worker"], "grpc")) == {"gateway",
+                                                                        "vector-worker"}
+    for policy in policies.values():
+        # One peer with both selectors: Prometheus pods in the monitoring namespace (two
+        # peers would let any pod of that namespace, or any prometheus-named pod, in).
+        assert allowed(policy, "metrics") == [SCRAPER]
+        assert {r["ports"][0]["port"] for r in policy["spec"]["ingress"]} == {"grpc", "metrics"}
+
+
+def test_every_process_serves_metrics_where_prometheus_looks(rendered):
+    """SEGMENTDB_METRICS_PORT (ConfigMap) = each container's `metrics` port = the pod's
+    prometheus.io/port annotation; the endpoint listens beyond loopback."""
+    config = rendered.config_map("segmentdb-config")["data"]
+    port = int(config["SEGMENTDB_METRICS_PORT"])
+    assert config["SEGMENTDB_METRICS_HOST"] == "0.0.0.0"
+    for workload in rendered.workloads():
+        name = workload["metadata"]["name"]
+        spec = container(workload)
+        assert "SEGMENTDB_METRICS_PORT" not in {e["name"] for e in spec.get("env", [])}, name
+        metrics = [p for p in spec["ports"] if p.get("name") == "metrics"]
+        assert [p["containerPort"] for p in metrics] == [port], name
+        annotations = workload["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/port"] == str(port), name
+        assert annotations["prometheus.io/path"] == "/metrics", name
+
+
+# Secret -> (key, mount folder, the variable naming the file, the workloads mounting it).
+SECRET_FILES = {
+    "segmentdb-tokens": ("tokens", "/etc/segmentdb/tokens", "SEGMENTDB_AUTH_TOKENS_FILE",
+                         {"gateway"}),
+    "segmentdb-internal-token": ("token", "/etc/segmentdb/internal",
+                                 "SEGMENTDB_INTERNAL_TOKEN_FILE",
+                                 {"gateway", "metadata-worker", "vector-worker"}),
+}
+
+
+def test_secrets_are_mounted_read_only_as_the_files_the_processes_read(rendered):
+    for secret, (key, folder, variable, mounted_by) in SECRET_FILES.items():
+        users = set()
+        for workload in rendered.workloads():
+            pod = workload["spec"]["template"]["spec"]
+            spec = container(workload)
+            volumes = [v["name"] for v in pod.get("volumes", [])
+                       if v.get("secret", {}).get("secretName") == secret]
+            if not volumes:
+                assert env_value(spec, variable) is None, workload["metadata"]["name"]
+                continue
+            users.add(workload["metadata"]["name"])
+            (volume,) = volumes
+            source = next(v for v in pod["volumes"] if v["name"] == volume)["secret"]
+            # Group-readable for the pod's fsGroup (uid 10001 is not the files' owner).
+            assert source["defaultMode"] == 0o440 and "items" not in source, source
+            assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"]
+            (mount,) = [m for m in spec["volumeMounts"] if m["name"] == volume]
+            # Whole-volume mount (no subPath), so a rotated Secret reaches the running pod.
+            assert mount == {"name": volume, "mountPath": folder, "readOnly": True}, mount
+            assert env_value(spec, variable) == f"{folder}/{key}"
+        assert users == mounted_by, (secret, users)
+
+
+def test_dev_secrets_hold_values_the_processes_accept():
+    """The dev overlay's Secrets parse as the processes parse them (a broken JSON would only
+    show as a crash-looping gateway in a cluster)."""
+    from gateway.auth_tokens import parse
+    from segmentdb.internal_token_file import MIN_TOKEN_LENGTH
+
+    dev = Rendered(render("dev"))
+    assert {s["metadata"]["name"] for s in dev.of_kind("Secret")} == set(SECRET_FILES)
+    tokens = dev.get("Secret", "segmentdb-tokens")["stringData"]["tokens"]
+    table = parse(tokens, "dev segmentdb-tokens")
+    assert len(table) == 1
+    grant = table.authenticate(json.loads(tokens)["tokens"][0]["token"])
+    assert grant is not None and grant.role.label == "admin" and grant.tenants is None
+    assert "dev only" in grant.name
+    internal = dev.get("Secret", "segmentdb-internal-token")["stringData"]["token"].strip()
+    assert len(internal) >= MIN_TOKEN_LENGTH and not any(c.isspace() for c in internal)
+    assert "dev-only" in internal
 
 
 def test_disruption_budgets_cover_every_workload(rendered):
@@ -154,11 +247,13 @@ def test_disruption_budgets_cover_every_workload(rendered):
 
 def test_production_keeps_tokens_out_of_git_and_closes_the_writers_budget():
     production = Rendered(render("production"))
-    assert not production.of_kind("Secret"), "production must not ship a tokens Secret"
+    assert not production.of_kind("Secret"), "production must not ship a Secret"
+    # ...but its pods still mount both (created out of band, docs/deploy.md).
+    mounted = {v["secret"]["secretName"] for w in production.workloads()
+               for v in w["spec"]["template"]["spec"].get("volumes", []) if "secret" in v}
+    assert mounted == set(SECRET_FILES)
     budget = production.get("PodDisruptionBudget", "metadata-worker")
     assert budget["spec"]["maxUnavailable"] == 0
-    dev = Rendered(render("dev"))
-    assert dev.get("Secret", "segmentdb-tokens")
 
 
 def test_dockerfile_installs_every_package_like_the_readme():
