@@ -66,6 +66,13 @@ def build_parser(environ: dict[str, str] | None = None) -> argparse.ArgumentPars
                         help="address of the metrics endpoint (default 127.0.0.1)")
     parser.add_argument("--shutdown-grace", default=defaults["shutdown_grace"], metavar="SECONDS",
                         help="after SIGTERM, how long in-flight calls may finish (default 5)")
+    parser.add_argument("--internal-tls-ca", default=defaults["internal_tls_ca"],
+                        metavar="FILE", help="reach the metadata and vector workers over TLS "
+                        "(health checks included), trusting only this PEM CA")
+    parser.add_argument("--internal-tls-server-name",
+                        default=defaults["internal_tls_server_name"], metavar="NAME",
+                        help="check the workers' certificates against NAME instead of the "
+                        "host in their addresses")
     parser.add_argument("--config", metavar="FILE",
                         help="TOML file of settings (env SEGMENTDB_CONFIG)")
     return parser
@@ -98,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             log_format=args.log_format,
             metrics_port=args.metrics_port,
             metrics_host=args.metrics_host,
+            internal_tls_ca=args.internal_tls_ca,
+            internal_tls_server_name=args.internal_tls_server_name,
             shutdown_grace=args.shutdown_grace,
         )
     except ValueError as exc:

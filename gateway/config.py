@@ -13,7 +13,7 @@ from typing import Mapping
 
 from segmentdb.config_file import parse_log_format, parse_metrics_port, parse_shutdown_grace
 from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
-from segmentdb.tls import ServerTls
+from segmentdb.tls import InternalClientTls, ServerTls
 from segmentdb.units import parse_size
 
 DEFAULT_PORT = 50051
@@ -39,6 +39,8 @@ ENVIRONMENT = {
     "metrics_port": ("SEGMENTDB_METRICS_PORT", None),
     "metrics_host": ("SEGMENTDB_METRICS_HOST", "127.0.0.1"),
     "shutdown_grace": ("SEGMENTDB_SHUTDOWN_GRACE", None),
+    "internal_tls_ca": ("SEGMENTDB_INTERNAL_TLS_CA", None),
+    "internal_tls_server_name": ("SEGMENTDB_INTERNAL_TLS_SERVER_NAME", None),
 }
 # Setting -> environment variable, the shape segmentdb.config_file takes.
 SETTINGS = {dest: var for dest, (var, _default) in ENVIRONMENT.items()}
@@ -70,6 +72,8 @@ class GatewayConfig:
     metrics_port: int | None = None   # Prometheus /metrics; None = off, 0 = any free port
     metrics_host: str = "127.0.0.1"
     shutdown_grace: float = 5.0       # seconds in-flight calls may finish after SIGTERM
+    # TLS to the workers (--internal-tls-ca, --internal-tls-server-name); None = plaintext.
+    internal_tls: InternalClientTls | None = None
 
     def __post_init__(self) -> None:
         if not self.metadata_address:
@@ -106,6 +110,8 @@ class GatewayConfig:
         metrics_port: str | int | None = None,
         metrics_host: str = "127.0.0.1",
         shutdown_grace: str | float | None = None,
+        internal_tls_ca: str | None = None,
+        internal_tls_server_name: str | None = None,
     ) -> "GatewayConfig":
         """Build from flag/environment strings; raises ValueError naming the bad setting."""
         try:
@@ -137,4 +143,6 @@ class GatewayConfig:
             metrics_port=parse_metrics_port(metrics_port),
             metrics_host=metrics_host or "127.0.0.1",
             shutdown_grace=parse_shutdown_grace(shutdown_grace),
+            internal_tls=InternalClientTls.from_flags(internal_tls_ca,
+                                                      internal_tls_server_name),
         )

@@ -30,6 +30,7 @@ import grpc
 
 from segmentdb import internal_auth
 from segmentdb.internal.v1 import vector_service_pb2_grpc
+from segmentdb.tls import InternalClientTls, internal_channel
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,9 @@ class WorkerChannel:
     """One vector worker's call channel and stub, with the calls pending on it."""
 
     def __init__(self, address: str, options: list[tuple[str, int]],
-                 internal_token: str | None = None):
+                 internal_token: str | None = None, tls: InternalClientTls | None = None):
         self.address = address
+        self._tls = tls
         self._options = options
         self._internal_token = internal_token
         self._lock = threading.Lock()
@@ -85,7 +87,7 @@ class WorkerChannel:
         return count
 
     def _new_channel(self) -> grpc.Channel:
-        channel = grpc.insecure_channel(self.address, options=self._options)
+        channel = internal_channel(self.address, self._options, self._tls)
         return internal_auth.with_token(channel, self._internal_token)
 
     def close(self) -> None:

@@ -62,7 +62,8 @@ def build_server(config: GatewayConfig) -> tuple[serving.Served, WorkerClients]:
     tokens = TokenSource(config.auth_tokens_file) if config.auth_tokens_file else None
     credentials = config.tls.credentials() if config.tls else None
     workers = WorkerClients(config.metadata_address, config.vector_worker_addresses,
-                            config.max_message_bytes, internal_token=internal_token)
+                            config.max_message_bytes, internal_token=internal_token,
+                            tls=config.internal_tls)
     interceptors = []
     if tokens is not None:
         tenants = CollectionTenants(metadata_lookup(workers.metadata))

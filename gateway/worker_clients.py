@@ -32,6 +32,7 @@ from gateway.hang_watch import HangWatch, WorkerChannel
 from gateway.worker_health import WorkerHealth
 from segmentdb import errors, serving
 from segmentdb.internal.v1 import metadata_service_pb2_grpc, vector_service_pb2
+from segmentdb.tls import InternalClientTls, internal_channel
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +62,20 @@ class WorkerClients:
     """Stubs for the metadata worker and the vector workers, owned by one gateway."""
 
     def __init__(self, metadata_address: str, vector_worker_addresses: tuple[str, ...],
-                 max_message_bytes: int, internal_token: str | None = None):
+                 max_message_bytes: int, internal_token: str | None = None,
+                 tls: InternalClientTls | None = None):
         self.vector_worker_addresses = tuple(vector_worker_addresses)
         # Every internal call carries the shared internal token (health checks need none).
+        # With `tls` every channel, health checks included, is TLS (segmentdb.tls).
         self._metadata_channel = serving.channel(metadata_address, max_message_bytes,
-                                                 internal_token=internal_token)
+                                                 internal_token=internal_token, tls=tls)
         self.metadata = metadata_service_pb2_grpc.MetadataServiceStub(self._metadata_channel)
         options = serving.message_options(max_message_bytes) + _RECONNECT_OPTIONS
-        self._vector_channels = {address: WorkerChannel(address, options, internal_token)
+        self._vector_channels = {address: WorkerChannel(address, options, internal_token, tls)
                                  for address in self.vector_worker_addresses}
         # Health checks get channels of their own: a hung worker's call channel is replaced
         # (hang_watch), these stay. gRPC shares the connection underneath.
-        self._health_channels = {address: grpc.insecure_channel(address, options=options)
+        self._health_channels = {address: internal_channel(address, options, tls)
                                  for address in self.vector_worker_addresses}
         self.health = WorkerHealth(self._health_channels)
         self._hang_watch = HangWatch(self._vector_channels, self.health.alive,

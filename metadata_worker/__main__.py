@@ -57,6 +57,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--internal-token-file", dest="internal_token_file", metavar="FILE",
                    help="refuse calls (UNAUTHENTICATED) that do not carry the token in FILE "
                         "(health checks excepted); the gateway and vector workers send it")
+    p.add_argument("--internal-tls-cert", dest="internal_tls_cert", metavar="FILE",
+                   help="PEM certificate (chain): serve TLS only on the port, health "
+                        "included; with --internal-tls-key (callers need --internal-tls-ca)")
+    p.add_argument("--internal-tls-key", dest="internal_tls_key", metavar="FILE",
+                   help="PEM private key of --internal-tls-cert")
     return p
 
 

@@ -12,6 +12,7 @@ from typing import Mapping
 
 from segmentdb.config_file import parse_log_format, parse_metrics_port, parse_shutdown_grace
 from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
+from segmentdb.tls import ServerTls
 from segmentdb.units import parse_size
 
 # Log entries a collection may keep past its purged_through (metadata_worker.log_retention).
@@ -31,6 +32,8 @@ ENVIRONMENT = {
     "metrics_port": "SEGMENTDB_METRICS_PORT",
     "metrics_host": "SEGMENTDB_METRICS_HOST",
     "shutdown_grace": "SEGMENTDB_SHUTDOWN_GRACE",
+    "internal_tls_cert": "SEGMENTDB_INTERNAL_TLS_CERT",
+    "internal_tls_key": "SEGMENTDB_INTERNAL_TLS_KEY",
 }
 DEFAULTS = {
     "host": "127.0.0.1",
@@ -43,6 +46,8 @@ DEFAULTS = {
     "metrics_port": None,
     "metrics_host": "127.0.0.1",
     "shutdown_grace": None,
+    "internal_tls_cert": None,
+    "internal_tls_key": None,
 }
 
 
@@ -64,6 +69,8 @@ class Config:
     metrics_port: int | None = None     # Prometheus /metrics; None = off, 0 = any free port
     metrics_host: str = "127.0.0.1"
     shutdown_grace: float = 5.0         # seconds in-flight calls may finish after SIGTERM
+    # The port's TLS (--internal-tls-cert/--internal-tls-key); None = plaintext.
+    tls: ServerTls | None = None
 
 
 def resolve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Config:
@@ -108,4 +115,5 @@ def resolve(flags: Mapping[str, object], environ: Mapping[str, str] | None = Non
         metrics_port=parse_metrics_port(pick("metrics_port")),
         metrics_host=str(pick("metrics_host")),
         shutdown_grace=parse_shutdown_grace(pick("shutdown_grace")),
+        tls=ServerTls.internal(pick("internal_tls_cert"), pick("internal_tls_key")),
     )

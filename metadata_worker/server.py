@@ -36,6 +36,8 @@ def build(config: Config) -> tuple[serving.Served, Store]:
     token = (internal_auth.read_token_file(config.internal_token_file)
              if config.internal_token_file else None)
     interceptors = [internal_auth.RequireToken(token)] if token else []
+    # Unreadable or non-PEM files fail here, before the folder is locked.
+    credentials = config.tls.credentials() if config.tls else None
     starting = DeferredServicer("the metadata worker")
 
     def register(server):
@@ -47,9 +49,10 @@ def build(config: Config) -> tuple[serving.Served, Store]:
     def bind() -> None:
         bound.append(serving.build_server(register, host=config.host, port=config.port,
                                           max_message_bytes=config.max_message_bytes,
-                                          interceptors=interceptors))
-        log.info("metadata worker listening on %s:%d (NOT_SERVING until migrated)",
-                 config.host, bound[0].port)
+                                          interceptors=interceptors,
+                                          credentials=credentials))
+        log.info("metadata worker listening on %s:%d%s (NOT_SERVING until migrated)",
+                 config.host, bound[0].port, " with TLS" if credentials else "")
 
     try:
         store = Store(config.path, on_locked=bind)

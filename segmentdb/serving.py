@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from segmentdb import errors, internal_auth
+from segmentdb import errors, internal_auth, tls as tls_module
 from segmentdb.rpc_observer import RpcObserver
 # Re-exported: the processes' start-up helpers live where the supervisor can import them
 # without grpc.
@@ -251,11 +251,12 @@ def wait_for_signal(served: Served, on_stop: Callable[[], None], grace: float = 
     on_stop()
 
 
-def channel(address: str, max_message_bytes: int,
-            internal_token: str | None = None) -> grpc.Channel:
-    """An insecure channel to another segmentdb process with our size limits, sending the
-    internal token (segmentdb.internal_auth) on every call when one is given."""
-    raw = grpc.insecure_channel(address, options=message_options(max_message_bytes))
+def channel(address: str, max_message_bytes: int, internal_token: str | None = None,
+            tls: "tls_module.InternalClientTls | None" = None) -> grpc.Channel:
+    """A channel to another segmentdb process with our size limits (TLS when `tls` is
+    given, else plaintext), sending the internal token (segmentdb.internal_auth) on every
+    call when one is given."""
+    raw = tls_module.internal_channel(address, message_options(max_message_bytes), tls)
     return internal_auth.with_token(raw, internal_token)
 
 

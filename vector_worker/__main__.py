@@ -74,6 +74,19 @@ def parser(environ: dict[str, str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--shutdown-grace", default=env["shutdown_grace"], metavar="SECONDS",
                    help="after SIGTERM, how long in-flight calls may finish before segments "
                         "are persisted (default 5; env SEGMENTDB_SHUTDOWN_GRACE)")
+    p.add_argument("--internal-tls-cert", default=env["internal_tls_cert"], metavar="FILE",
+                   help="PEM certificate (chain): serve TLS only on the port, health "
+                        "included; with --internal-tls-key (env SEGMENTDB_INTERNAL_TLS_CERT)")
+    p.add_argument("--internal-tls-key", default=env["internal_tls_key"], metavar="FILE",
+                   help="PEM private key of --internal-tls-cert (env "
+                        "SEGMENTDB_INTERNAL_TLS_KEY)")
+    p.add_argument("--internal-tls-ca", default=env["internal_tls_ca"], metavar="FILE",
+                   help="reach the metadata worker over TLS, trusting only this PEM CA (env "
+                        "SEGMENTDB_INTERNAL_TLS_CA)")
+    p.add_argument("--internal-tls-server-name", default=env["internal_tls_server_name"],
+                   metavar="NAME",
+                   help="check the metadata worker's certificate against NAME instead of the "
+                        "--metadata host (env SEGMENTDB_INTERNAL_TLS_SERVER_NAME)")
     p.add_argument("--config", metavar="FILE",
                    help="TOML file of settings (top level and [vector-worker]); env "
                         "SEGMENTDB_CONFIG")
@@ -96,7 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             idle_ttl=args.idle_ttl, tail_interval=args.tail_interval, name=args.name,
             internal_token_file=args.internal_token_file,
             log_format=args.log_format, metrics_port=args.metrics_port,
-            metrics_host=args.metrics_host, shutdown_grace=args.shutdown_grace)
+            metrics_host=args.metrics_host, shutdown_grace=args.shutdown_grace,
+            internal_tls_cert=args.internal_tls_cert, internal_tls_key=args.internal_tls_key,
+            internal_tls_ca=args.internal_tls_ca,
+            internal_tls_server_name=args.internal_tls_server_name)
+        if config.tls:  # unreadable or not PEM: say so before starting
+            config.tls.credentials()
         if config.internal_token_file:  # unreadable or malformed: say so before starting
             internal_auth.read_token_file(config.internal_token_file)
     except ValueError as exc:

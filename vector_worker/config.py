@@ -11,6 +11,7 @@ from typing import Mapping
 
 from segmentdb.config_file import parse_log_format, parse_metrics_port, parse_shutdown_grace
 from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
+from segmentdb.tls import InternalClientTls, ServerTls
 from segmentdb.units import parse_size
 from vector_worker.memory_budget import AUTO as AUTO_BUDGET
 from vector_worker.memory_budget import resolve as resolve_budget
@@ -33,6 +34,10 @@ ENVIRONMENT = {
     "metrics_port": "SEGMENTDB_METRICS_PORT",
     "metrics_host": "SEGMENTDB_METRICS_HOST",
     "shutdown_grace": "SEGMENTDB_SHUTDOWN_GRACE",
+    "internal_tls_cert": "SEGMENTDB_INTERNAL_TLS_CERT",
+    "internal_tls_key": "SEGMENTDB_INTERNAL_TLS_KEY",
+    "internal_tls_ca": "SEGMENTDB_INTERNAL_TLS_CA",
+    "internal_tls_server_name": "SEGMENTDB_INTERNAL_TLS_SERVER_NAME",
 }
 
 DEFAULTS = {
@@ -60,6 +65,11 @@ DEFAULTS = {
     "metrics_port": None,
     "metrics_host": "127.0.0.1",
     "shutdown_grace": None,  # 5 seconds
+    # Internal TLS (segmentdb.tls): this worker's port, and the CA of the metadata worker's.
+    "internal_tls_cert": None,
+    "internal_tls_key": None,
+    "internal_tls_ca": None,
+    "internal_tls_server_name": None,
 }
 
 
@@ -96,6 +106,10 @@ class VectorWorkerConfig:
     metrics_host: str = "127.0.0.1"
     # Seconds in-flight calls may finish after SIGTERM (before segments are persisted).
     shutdown_grace: float = 5.0
+    # TLS of this worker's port (--internal-tls-cert/-key); None = plaintext.
+    tls: ServerTls | None = None
+    # TLS to the metadata worker (--internal-tls-ca, --internal-tls-server-name).
+    metadata_tls: InternalClientTls | None = None
 
 
 def defaults(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
@@ -114,6 +128,9 @@ def make_config(*, path: str, metadata: str, host: str, port: str | int,
                 metrics_port: str | int | None = None,
                 metrics_host: str = "127.0.0.1",
                 shutdown_grace: str | float | None = None,
+                internal_tls_cert: str | None = None, internal_tls_key: str | None = None,
+                internal_tls_ca: str | None = None,
+                internal_tls_server_name: str | None = None,
                 config: str | None = None) -> VectorWorkerConfig:
     """Validated config from raw flag values; ValueError names the flag and the fix.
 
@@ -165,7 +182,10 @@ def make_config(*, path: str, metadata: str, host: str, port: str | int,
                               log_format=parse_log_format(log_format),
                               metrics_port=parse_metrics_port(metrics_port),
                               metrics_host=metrics_host or "127.0.0.1",
-                              shutdown_grace=parse_shutdown_grace(shutdown_grace))
+                              shutdown_grace=parse_shutdown_grace(shutdown_grace),
+                              tls=ServerTls.internal(internal_tls_cert, internal_tls_key),
+                              metadata_tls=InternalClientTls.from_flags(
+                                  internal_tls_ca, internal_tls_server_name))
 
 
 def _seconds(value: str | float, flag: str, meaning: str) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 
 from segmentdb import errors, serving, vectors
 from segmentdb.internal.v1 import metadata_service_pb2, metadata_service_pb2_grpc
+from segmentdb.tls import InternalClientTls
 from segmentdb.v1 import record_service_pb2
 
 # Vector bytes per message we ask for. Small messages keep a rebuild's transient memory low:
@@ -66,10 +67,10 @@ class MetadataClient:
     """A channel to the metadata worker and the two calls the vector worker makes."""
 
     def __init__(self, address: str, max_message_bytes: int = serving.DEFAULT_MAX_MESSAGE_BYTES,
-                 internal_token: str | None = None):
+                 internal_token: str | None = None, tls: InternalClientTls | None = None):
         self.address = address
         self._channel = serving.channel(address, max_message_bytes,
-                                        internal_token=internal_token)
+                                        internal_token=internal_token, tls=tls)
         self._stub = metadata_service_pb2_grpc.MetadataServiceStub(self._channel)
 
     def close(self) -> None:

@@ -40,7 +40,8 @@ class VectorWorker:
                           if config.internal_token_file else None)
         Path(config.path, "index").mkdir(parents=True, exist_ok=True)
         self.client = MetadataClient(config.metadata_address, config.max_message_bytes,
-                                     internal_token=internal_token)
+                                     internal_token=internal_token,
+                                     tls=config.metadata_tls)
         self.cache = SegmentCache(config.path, self.client,
                                   memory_budget=config.memory_budget_bytes,
                                   idle_ttl=config.idle_ttl_seconds)
@@ -59,7 +60,8 @@ class VectorWorker:
         self.served = serving.build_server(
             register, host=config.host, port=config.port,
             max_message_bytes=config.max_message_bytes,
-            interceptors=[internal_auth.RequireToken(internal_token)] if internal_token else [])
+            interceptors=[internal_auth.RequireToken(internal_token)] if internal_token else [],
+            credentials=config.tls.credentials() if config.tls else None)
         self.port = self.served.port
         self.reaper.start()
         self.tailer.start()
