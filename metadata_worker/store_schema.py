@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from segmentdb import errors
+from segmentdb import atomic_install, errors
 from segmentdb.maintenance import database_bytes
 
 KEEP_BACKUPS = 3
@@ -133,7 +133,7 @@ def backup_before_upgrade(conn: sqlite3.Connection, db_path: Path, target_versio
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        atomic_install.fsync_path(path.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -146,9 +146,3 @@ def backup_before_upgrade(conn: sqlite3.Connection, db_path: Path, target_versio
                   pruned=tuple(pruned))
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

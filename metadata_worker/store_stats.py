@@ -6,14 +6,12 @@ without decoding rows, and purging keeps the log short, so this is cheap to call
 
 from __future__ import annotations
 
-import os
 import sqlite3
 
 from metadata_worker import store_log
 from metadata_worker.domain import StorageStats
 from metadata_worker.store import Store
-
-WAL_SUFFIX = "-wal"
+from segmentdb.maintenance import database_bytes
 
 
 def _counts(conn: sqlite3.Connection) -> tuple[int, int, int]:
@@ -22,15 +20,7 @@ def _counts(conn: sqlite3.Connection) -> tuple[int, int, int]:
     return store_log.count_entries(conn), collections, records
 
 
-def _size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except FileNotFoundError:  # no -wal file between a TRUNCATE checkpoint and the next write
-        return 0
-
-
 def storage_stats(store: Store) -> StorageStats:
     log_entries, collections, records = store.read(_counts)
-    db = str(store.db_path)
-    return StorageStats(log_entries=log_entries, sqlite_bytes=_size(db) + _size(db + WAL_SUFFIX),
+    return StorageStats(log_entries=log_entries, sqlite_bytes=database_bytes(store.db_path),
                         collections=collections, records=records)

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import tarfile
@@ -27,7 +26,7 @@ from segmentdb import atomic_install, errors
 from segmentdb.backup_manifest import MANIFEST_NAME, Manifest, copy_hashed, safe_relative_path
 from segmentdb.backup_writer import archive_kind
 
-from metadata_worker.folder_lock import DB_FILENAME, LOCK_SUFFIX
+from metadata_worker.folder_lock import DB_FILENAME, LOCK_SUFFIX, FolderLock, FolderLockedError
 
 LOCK_FILENAME = DB_FILENAME + LOCK_SUFFIX  # the metadata worker's FolderLock file
 
@@ -113,25 +112,25 @@ class _FolderGuard:
     folder a running worker owns is never swapped under it, and none starts meanwhile."""
 
     def __init__(self, target: Path):
-        self._path = target / LOCK_FILENAME
-        self._fh = None
+        self._target = target
+        self._lock: Optional[FolderLock] = None
 
     def __enter__(self) -> "_FolderGuard":
-        if not self._path.exists():
+        if not (self._target / LOCK_FILENAME).exists():
             return self
-        self._fh = open(self._path, "rb")
+        lock = FolderLock(self._target / DB_FILENAME)
         try:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._fh.close()
+            lock.acquire()
+        except FolderLockedError:
             raise errors.FailedPreconditionError(
-                f"--path: a segmentdb metadata worker is using {self._path.parent} (it holds "
-                f"{self._path}); stop the service before restoring into its folder") from None
+                f"--path: a segmentdb metadata worker is using {self._target} (it holds "
+                f"{lock.path}); stop the service before restoring into its folder") from None
+        self._lock = lock
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._fh is not None:
-            self._fh.close()  # closing releases the flock
+        if self._lock is not None:
+            self._lock.release()
 
 
 # ------------------------------------------------------------ reading the backup

@@ -41,6 +41,7 @@ from pathlib import Path
 import hnswlib
 import numpy as np
 
+from segmentdb import atomic_install
 from vector_worker.convert import SegmentParams
 from vector_worker.segment import Segment
 
@@ -105,14 +106,6 @@ def _fsync_file(path: Path) -> None:
     with open(path, "rb+") as fh:
         fh.flush()
         os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -208,7 +201,7 @@ def _save_locked(folder: Path, segment: Segment, params: SegmentParams) -> None:
         os.replace(tmp_index, folder / INDEX_FILE)
         os.replace(tmp_deleted, folder / DELETED_FILE)
         os.replace(tmp_manifest, folder / MANIFEST_FILE)  # last: it commits the save
-        _fsync_dir(folder)
+        atomic_install.fsync_path(folder)
     finally:
         for path in (tmp_index, tmp_deleted, tmp_manifest):
             path.unlink(missing_ok=True)

@@ -1,6 +1,7 @@
 """One import: Chroma folder in, new segmentdb folder out, all or nothing.
 
-The segmentdb folder is built in a hidden sibling `.<name>.import-<pid>` and renamed onto
+The segmentdb folder is built in a hidden sibling `.<name>.import-<random>`
+(segmentdb.atomic_install, as backups and restores are) and renamed onto
 `--path` only when every collection is written, so a failed or interrupted import leaves no
 half database behind (an import killed with -9 cannot clean up: it leaves that hidden
 folder, which is safe to delete).
@@ -11,13 +12,12 @@ collections with export/import). The Chroma folder is only read.
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from segmentdb import atomic_install
 from segmentdb.chroma_import import ChromaFormatError, hnsw_files, hnsw_settings, replay, safe_pickle
 from segmentdb.chroma_import.chroma_sqlite import ChromaCollection, ChromaSqlite
 from segmentdb.chroma_import.writer import SegmentdbWriter
@@ -124,14 +124,6 @@ def _import_collection(chroma: ChromaSqlite, source: Path, collection: ChromaCol
         result.from_index, result.from_queue)
 
 
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def run_import(source: Path, dest: Path,
                on_start: Callable[[int], None] | None = None,
                on_records: Callable[[int], None] | None = None) -> ImportReport:
@@ -145,9 +137,7 @@ def run_import(source: Path, dest: Path,
                               [f"{t}/{d}" for t, d in chroma.databases()])
         if on_start is not None:
             on_start(sum(chroma.record_count(c.metadata_segment) for c in collections))
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        building = dest.parent / f".{dest.name}.import-{os.getpid()}"
-        shutil.rmtree(building, ignore_errors=True)
+        building = atomic_install.temp_sibling(dest, "import")
         try:
             writer = SegmentdbWriter(building)
             try:
@@ -160,12 +150,9 @@ def run_import(source: Path, dest: Path,
                         _import_collection(chroma, source, collection, writer, on_records))
             finally:
                 writer.close()
-            if dest.exists():
-                dest.rmdir()  # checked empty above
-            os.rename(building, dest)
-            _fsync_folder(dest.parent)  # the rename itself survives a power cut
+            atomic_install.install(building, dest)  # dest: missing or empty (checked above)
         except BaseException:
-            shutil.rmtree(building, ignore_errors=True)
+            atomic_install.discard(building)
             raise
     report.seconds = round(time.monotonic() - started, 3)
     return report
