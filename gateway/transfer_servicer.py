@@ -3,7 +3,8 @@
 ExportRecords forwards the metadata worker's stream (one snapshot there) and cancels it
 when the client goes away. ImportRecords is a bidirectional stream run as a loop: the
 ImportStart makes (or finds and checks) the collection and asks where an earlier stream
-with the same import id stopped; then each chunk is validated with add's rules
+with the same import id stopped (after that stream's last chunk settled: import_leases);
+then each chunk is validated with add's rules
 (validation.check_import_chunk), committed by the metadata worker in one transaction with
 the import's progress, and acknowledged. Nothing here is held between chunks but the
 collection's id, so a broken stream loses at most chunks that were never acknowledged —
@@ -16,6 +17,7 @@ import grpc
 
 from gateway import validation
 from gateway.config import GatewayConfig
+from gateway.import_leases import ImportLeases
 from gateway.worker_clients import WorkerClients, timeout_from
 from segmentdb import errors
 from segmentdb.internal.v1 import metadata_service_pb2 as msvc
@@ -45,6 +47,7 @@ class TransferServicer(transfer_service_pb2_grpc.TransferServiceServicer):
         self._max_batch_size = config.max_batch_size
         self._workers = workers
         self._metadata = workers.metadata
+        self._leases = ImportLeases()
 
     # -- export -------------------------------------------------------------------------------
 
@@ -68,20 +71,27 @@ class TransferServicer(transfer_service_pb2_grpc.TransferServiceServicer):
         start = first.start
         _check_start(start)
         collection, created = self._collection_for(start, context)
-        progress = self._metadata.GetImportProgress(
-            msvc.GetImportProgressRequest(collection_id=collection.id, import_id=start.import_id),
-            timeout=timeout_from(context))
-        yield tsvc.ImportRecordsResponse(started=tsvc.ImportStarted(
-            collection=collection, created=created,
-            committed_records=progress.committed_records,
-            committed_chunks=progress.committed_chunks))
-        for message in request_iterator:
-            if message.WhichOneof("item") != "chunk":
-                raise errors.InvalidArgumentError(
-                    "start: an import has exactly one ImportStart, first; later messages must "
-                    "be chunks")
-            yield tsvc.ImportRecordsResponse(
-                ack=self._chunk(collection.id, start, message.chunk, context))
+        lease = self._leases.acquire(collection.id, start.import_id, context.time_remaining())
+        context.add_callback(lambda: self._leases.end(collection.id, start.import_id, lease))
+        try:
+            progress = self._metadata.GetImportProgress(
+                msvc.GetImportProgressRequest(collection_id=collection.id,
+                                              import_id=start.import_id),
+                timeout=timeout_from(context))
+            yield tsvc.ImportRecordsResponse(started=tsvc.ImportStarted(
+                collection=collection, created=created,
+                committed_records=progress.committed_records,
+                committed_chunks=progress.committed_chunks))
+            for message in request_iterator:
+                if message.WhichOneof("item") != "chunk":
+                    raise errors.InvalidArgumentError(
+                        "start: an import has exactly one ImportStart, first; later messages "
+                        "must be chunks")
+                with self._leases.committing(collection.id, start.import_id, lease):
+                    ack = self._chunk(collection.id, start, message.chunk, context)
+                yield tsvc.ImportRecordsResponse(ack=ack)
+        finally:
+            self._leases.end(collection.id, start.import_id, lease)
 
     def _chunk(self, collection_id: str, start: tsvc.ImportStart, chunk: tsvc.ImportChunk,
                context) -> tsvc.ImportAck:

@@ -8,6 +8,9 @@ stream, a chunk sent twice, a gap); the SDK where its own logic is the subject.
 from __future__ import annotations
 
 import queue
+import sqlite3
+import threading
+import time
 
 import grpc
 import numpy as np
@@ -188,6 +191,48 @@ def test_an_import_cancelled_mid_stream_resumes_without_duplicates(stub, client,
     assert got["ids"] == [f"r{i:05d}" for i in range(1000)]
     assert imported.count() == 1000
     assert got["embeddings"][:, 0].tolist() == [float(i // 100 * 100) for i in range(1000)]
+    client.delete_collection(collection_name)
+
+
+def test_a_resumed_import_waits_for_the_chunk_its_cancelled_stream_is_committing(
+        stub, service, client, collection_name):
+    """The first stream's second chunk is stuck in the metadata worker (the test holds
+    SQLite's write lock) when the client cancels. A new stream of the same import reports
+    progress only after that commit settled: 20 committed, not 10 — so the client resends
+    nothing that was already written. (The gateway's part of this, a chunk read from the
+    client but not yet sent on when the cancellation lands, is tests/unit/
+    test_import_leases.py: that window is too narrow to hit from here on purpose.)"""
+    outbox: queue.Queue = queue.Queue()
+    outbox.put(_start(collection_name))
+    outbox.put(_chunk(0, 10))
+
+    def requests():
+        while (item := outbox.get()) is not None:
+            yield item
+
+    first = stub.ImportRecords(requests())
+    assert next(first).started.committed_records == 0
+    assert next(first).ack.committed_records == 10
+    blocker = sqlite3.connect(service.path / "chroma.sqlite3", isolation_level=None, timeout=30)
+    blocker.execute("BEGIN IMMEDIATE")  # the worker's next write transaction waits on this
+    try:
+        outbox.put(_chunk(10, 10))
+        time.sleep(1.0)  # the chunk reaches the worker and waits for the lock
+        first.cancel()
+        outbox.put(None)
+        started: queue.Queue = queue.Queue()
+        second = stub.ImportRecords(iter([_start(collection_name)]))
+        reader = threading.Thread(target=lambda: started.put(next(second).started), daemon=True)
+        reader.start()
+        with pytest.raises(queue.Empty):
+            started.get(timeout=1.0)  # still waiting: the cancelled stream's chunk is pending
+    finally:
+        blocker.rollback()
+        blocker.close()
+    resumed = started.get(timeout=30)
+    assert resumed.committed_records == 20 and resumed.committed_chunks == 2
+    list(second)
+    assert client.get_collection(collection_name).count() == 20
     client.delete_collection(collection_name)
 
 
