@@ -109,9 +109,9 @@ def serve(config: GatewayConfig) -> None:
         log.error("gateway could not start: %s", exc)
         sys.exit(1)
     served.set_serving(True)
-    metrics.describe_process("gateway")
     try:
-        metrics_port = metrics.serve_metrics(config.metrics_port, config.metrics_host)
+        metrics_port = (None if config.metrics_port is None else
+                        metrics.enable("gateway", config.metrics_port, config.metrics_host))
     except OSError as exc:
         log.error("gateway could not serve metrics on %s:%s: %s", config.metrics_host,
                   config.metrics_port, exc)

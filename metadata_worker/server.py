@@ -15,7 +15,7 @@ from segmentdb import internal_auth, metrics, serving
 from segmentdb.deferred_servicer import DeferredServicer
 from segmentdb.internal.v1 import metadata_service_pb2, metadata_service_pb2_grpc
 
-from metadata_worker import storage_metrics, store_backup
+from metadata_worker import store_backup
 from metadata_worker.config import Config
 from metadata_worker.servicer import MetadataServicer
 from metadata_worker.store import Store
@@ -80,9 +80,12 @@ def serve(config: Config) -> None:
     # already ignores it; saying so here keeps that true if we are ever embedded or forked.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     served, store = build(config)
-    metrics.describe_process("metadata-worker")
-    storage_metrics.register(store)
-    metrics_port = metrics.serve_metrics(config.metrics_port, config.metrics_host)
+    metrics_port = None
+    if config.metrics_port is not None:
+        from metadata_worker import storage_metrics
+
+        metrics_port = metrics.enable("metadata-worker", config.metrics_port, config.metrics_host,
+                                      lambda: storage_metrics.register(store))
     serving.write_port_file(config.port_file, served.port, metrics_port)
     log.info("metadata worker serving %s on %s:%d", store.db_path, config.host, served.port)
     serving.wait_for_signal(served, store.close, grace=config.shutdown_grace)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily
 
-from segmentdb import metrics
+from segmentdb import prometheus_metrics as metrics
 
 from metadata_worker import store_stats
 from metadata_worker.store import Store

@@ -1,5 +1,6 @@
 """One server interceptor that observes every RPC of a process: Prometheus metrics (started,
-handled by status code, latency, in flight) and the request log line.
+handled by status code, latency, in flight; only while segmentdb.metrics is enabled) and the
+request log line.
 
 It is the outermost interceptor, so it sees the status the client gets: the error mapping
 (serving.ErrorInterceptor) and any authentication interceptor have already run when the
@@ -33,7 +34,7 @@ _UNLOGGED_SERVICES = frozenset({"grpc.health.v1.Health"})
 class _Call:
     """One RPC being observed; `finish()` records it exactly once."""
 
-    __slots__ = ("rpc", "kind", "service", "method", "context", "started", "done")
+    __slots__ = ("rpc", "kind", "service", "method", "context", "started", "done", "metrics")
 
     def __init__(self, rpc: str, kind: str, context):
         self.rpc = rpc
@@ -42,8 +43,10 @@ class _Call:
         self.context = context
         self.started = time.perf_counter()
         self.done = False
-        metrics.RPC_STARTED.labels(kind, self.service, self.method).inc()
-        metrics.RPC_IN_FLIGHT.labels(self.service, self.method).inc()
+        # The same recorder at the end as at the start (metrics may be enabled in between).
+        self.metrics = metrics.rpc
+        if self.metrics is not None:
+            self.metrics.started(kind, self.service, self.method)
 
     def finish(self, exc: BaseException | None) -> None:
         if self.done:
@@ -51,9 +54,8 @@ class _Call:
         self.done = True
         seconds = time.perf_counter() - self.started
         code = _status_of(self.context, exc)
-        metrics.RPC_IN_FLIGHT.labels(self.service, self.method).dec()
-        metrics.RPC_HANDLED.labels(self.kind, self.service, self.method, code.name).inc()
-        metrics.RPC_SECONDS.labels(self.kind, self.service, self.method).observe(seconds)
+        if self.metrics is not None:
+            self.metrics.finished(self.kind, self.service, self.method, code.name, seconds)
         if self.service in _UNLOGGED_SERVICES:
             return
         faulted = code in _SERVER_FAULTS

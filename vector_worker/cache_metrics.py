@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from segmentdb import metrics
+from segmentdb import prometheus_metrics as metrics
 
 if TYPE_CHECKING:
     from vector_worker.segment_cache import SegmentCache

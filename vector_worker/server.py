@@ -15,7 +15,7 @@ import grpc
 
 from segmentdb import internal_auth, metrics, serving
 from segmentdb.internal.v1 import vector_service_pb2, vector_service_pb2_grpc
-from vector_worker import cache_metrics, process_memory
+from vector_worker import process_memory
 from vector_worker.config import VectorWorkerConfig
 from vector_worker.idle_reaper import IdleReaper
 from vector_worker.log_tailer import LogTailer
@@ -68,9 +68,13 @@ class VectorWorker:
         if self.working_set is not None:
             self.working_set.restore_in_background()
         self.served.set_serving(True)
-        metrics.describe_process("vector-worker")
-        cache_metrics.register(self.cache)
-        self.metrics_port = metrics.serve_metrics(config.metrics_port, config.metrics_host)
+        self.metrics_port = None
+        if config.metrics_port is not None:
+            from vector_worker import cache_metrics
+
+            self.metrics_port = metrics.enable(
+                "vector-worker", config.metrics_port, config.metrics_host,
+                lambda: cache_metrics.register(self.cache))
         serving.write_port_file(config.port_file, self.port, self.metrics_port)
         log.info("vector worker serving on %s:%d (data %s, metadata %s, memory budget %s, "
                  "idle ttl %s, tail interval %s)", config.host, self.port, config.path,

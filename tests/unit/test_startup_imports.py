@@ -45,3 +45,13 @@ def test_sdk_names_resolve_on_first_use():
         assert "NoSuchThing" in str(exc)
     else:
         raise AssertionError("an unknown name must raise AttributeError")
+
+
+def test_a_process_without_a_metrics_port_never_imports_prometheus():
+    # Every child of serve imports its server module at start; prometheus-client (~30 ms
+    # each) is only for a process that serves /metrics (segmentdb.metrics.enable).
+    probe = ("import gateway.server, metadata_worker.server, vector_worker.server, sys\n"
+             "print('prometheus_client' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
