@@ -32,8 +32,10 @@ import fcntl
 import hashlib
 import json
 import logging
+import mmap
 import os
 import shutil
+import threading
 import time
 from enum import Enum
 from pathlib import Path
@@ -100,6 +102,43 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+class _Sha256InBackground:
+    """sha256 of a file on its own thread, while the caller loads the same file.
+
+    Checking a 100k x 384 index (150 MB) took 0.11 s before hnswlib's 0.20 s load, on the
+    cold-start path. The digest is one `update` over a read-only mapping of the whole file:
+    hashlib drops the GIL for the whole call, so it runs beside hnswlib's load (which holds
+    the GIL) on the other core. Nothing loaded is used before `matches()` says yes.
+    """
+
+    def __init__(self, path: Path):
+        self._path = path
+        self._digest: str | None = None
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, name="segment-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with open(self._path, "rb") as fh:
+                if os.fstat(fh.fileno()).st_size == 0:
+                    self._digest = hashlib.sha256().hexdigest()
+                    return
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                    self._digest = hashlib.sha256(mapped).hexdigest()
+        except OSError as exc:
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def matches(self, expected: str) -> bool:
+        self._thread.join()
+        if self._error is not None:
+            raise _Invalid(f"{self._path.name} is unreadable ({self._error})")
+        return self._digest == expected
 
 
 def _fsync_file(path: Path) -> None:
@@ -283,8 +322,17 @@ def _load(folder: Path, params: SegmentParams) -> Segment:
         deleted_sha = str(manifest["deleted_labels_sha256"])
     except (KeyError, TypeError, ValueError) as exc:
         raise _Invalid(f"manifest field missing or malformed ({exc!r})") from None
-    if _sha256(index_path) != index_sha:
-        raise _Invalid(f"{INDEX_FILE} does not match the manifest's sha256 (truncated or replaced)")
+    index_check = _Sha256InBackground(index_path)
+    try:
+        return _load_checked(index_path, deleted_path, params, index_check, index_sha,
+                             deleted_sha, applied, capacity, live_count)
+    finally:
+        index_check.wait()  # on every path: no digest thread outlives the load
+
+
+def _load_checked(index_path: Path, deleted_path: Path, params: SegmentParams,
+                  index_check: _Sha256InBackground, index_sha: str, deleted_sha: str,
+                  applied: int, capacity: int, live_count: int) -> Segment:
     if _sha256(deleted_path) != deleted_sha:
         raise _Invalid(f"{DELETED_FILE} does not match the manifest's sha256")
     raw_deleted = deleted_path.read_bytes()
@@ -296,7 +344,12 @@ def _load(folder: Path, params: SegmentParams) -> Segment:
     try:
         index.load_index(str(index_path), max_elements=capacity)
     except (RuntimeError, ValueError, MemoryError) as exc:
+        if not index_check.matches(index_sha):
+            raise _Invalid(f"{INDEX_FILE} does not match the manifest's sha256 "
+                           "(truncated or replaced)") from None
         raise _Invalid(f"hnswlib could not load {INDEX_FILE} ({exc})") from None
+    if not index_check.matches(index_sha):
+        raise _Invalid(f"{INDEX_FILE} does not match the manifest's sha256 (truncated or replaced)")
     if index.get_max_elements() != capacity:
         raise _Invalid(f"index capacity {index.get_max_elements()} != manifest {capacity}")
     index.set_num_threads(params.num_threads)
