@@ -17,7 +17,16 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -e .
 
+# The dev extras include segmentdb[embeddings] (sentence-transformers -> torch). Torch goes in
+# first and pinned, so that pip takes the CPU build (torch-$(TORCH_VERSION)+cpu, which pip
+# prefers as the local version of the pin, from the find-links folder this machine's pip is
+# configured with) instead of resolving PyPI's multi-GB CUDA build. Elsewhere, set
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu to take it from PyTorch's CPU index.
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?=
+
 install-dev: $(BIN)/python
+	$(BIN)/pip install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) 'torch==$(TORCH_VERSION)'
 	$(BIN)/pip install -e '.[dev]'
 
 run: install

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Optional
 
 import grpc
 
-from segmentdb import errors, wire
+from segmentdb import embedding_functions, errors, wire
 from segmentdb.admin import Admin
 from segmentdb.collection import Collection
 from segmentdb.types import DEFAULT_DATABASE, DEFAULT_TENANT, Database, EmbeddingFunction, Tenant
@@ -181,6 +181,12 @@ class Client:
             configuration=wire.configuration_to_proto(configuration),
             get_or_create=get_or_create,
         )
+        if embedding_function is not None and not request.configuration.HasField(
+                "embedding_function"):
+            # The collection records what the server can do for other clients (Go, Node,
+            # a client without this function): see client_side_spec.
+            request.configuration.embedding_function.CopyFrom(embedding_functions.message_from_dict(
+                client_side_spec(embedding_function), "embedding_function"))
         response = self._call(self._collections.CreateCollection, request)
         return self._collection(response.collection, embedding_function)
 
@@ -423,6 +429,26 @@ def _unsupported(**arguments: Any) -> None:
     for name, value in arguments.items():
         if value is not None:
             raise errors.InvalidArgumentError(f"{name}: not supported by segmentdb; leave it out")
+
+
+def client_side_spec(function: EmbeddingFunction) -> dict[str, Any]:
+    """What a collection created with a client-side function records on the server.
+
+    chromadb records `{"type": "known", "name": f.name(), "config": f.get_config()}`. The
+    server can embed only with functions it runs itself, so: chromadb's own default
+    function (name() == "default": the same all-MiniLM-L6-v2 the server runs) records the
+    default, and any other function records "legacy" (no server-side function) -- a
+    documents-only write from a client without the function then fails clearly instead of
+    mixing another model's vectors into the collection.
+    """
+    name = getattr(function, "name", None)
+    try:
+        named = name() if callable(name) else None
+    except Exception:  # noqa: BLE001 - a third-party function's name() may raise anything
+        named = None
+    if named in embedding_functions.KNOWN_FUNCTIONS:
+        return {"type": "known", "name": named, "config": {}}
+    return embedding_functions.legacy_spec()
 
 
 def _configured_function(configuration: Optional[Mapping[str, Any]]) -> Optional[EmbeddingFunction]:
