@@ -376,3 +376,46 @@ def test_chromadb_default_function_records_the_default(client, collection_name):
         assert collection.configuration["embedding_function"] == DEFAULT
     finally:
         client.delete_collection(collection_name)
+
+
+# ---------------------------------------------------------------- transfer keeps the function
+
+@pytest.mark.parametrize("function", [DEFAULT, {"type": "legacy"}])
+def test_export_and_import_keep_the_function(service, client, make_collection, tmp_path,
+                                             function):
+    import subprocess
+    import sys
+
+    from processes import REPO
+
+    source = make_collection("S", configuration={"embedding_function": function})
+    source.add(ids=["a", "b"], embeddings=np.eye(2, 384, dtype=np.float32),
+               documents=["first", "second"])
+    export = source.export_records()
+    assert export.collection["configuration"]["embedding_function"] == function
+    for suffix in (".jsonl", ".csv"):
+        path = tmp_path / f"out{suffix}"
+        target = f"{source.name}{suffix[1:]}"
+        for command in (["export", "--collection", source.name, "--out", str(path)],
+                        ["import", "--collection", target, str(path)]):
+            done = subprocess.run([sys.executable, "-m", "segmentdb.cli", *command, "--target",
+                                   service.address], cwd=REPO, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+        try:
+            copy = client.get_collection(target)
+            assert copy.configuration["embedding_function"] == function
+            assert copy.count() == 2
+        finally:
+            client.delete_collection(target)
+
+
+def test_an_import_naming_no_function_records_legacy(client, collection_name):
+    from segmentdb.transfer import Records
+
+    batch = Records(ids=["a"], embeddings=np.ones((1, 3), np.float32))
+    try:
+        client.import_records(collection_name, [batch], configuration={"hnsw": {}})
+        copy = client.get_collection(collection_name)
+        assert copy.configuration["embedding_function"] == {"type": "legacy"}
+    finally:
+        client.delete_collection(collection_name)
