@@ -75,10 +75,12 @@ BENCH_ARGS := $(if $(BENCH_SIZE),--size $(BENCH_SIZE))
 $(BENCH_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --upgrade pip
+	$(BENCH_VENV)/bin/pip install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) 'torch==$(TORCH_VERSION)'
 	$(BENCH_VENV)/bin/pip install -e '.[bench]'
 	touch $@
 
-# Quick: 10k records, 1 repetition, ~5 minutes; rewrites docs/benchmarks.md.
+# Quick: 10k records, 1 repetition, ~5 minutes (+ ~1.5 min of embedding throughput, 2,000
+# texts); rewrites docs/benchmarks.md. `python -m bench.run --embedding-only` runs only that.
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m bench.run --mode quick $(BENCH_ARGS)
 
