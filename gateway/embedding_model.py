@@ -28,6 +28,8 @@ _OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFF
 
 _models: dict[str, object] = {}
 _lock = threading.Lock()
+_threads = [1]  # torch threads of this pool process (set by initialize)
+_found = [False]  # the extra was found once: it does not go away while we run
 
 
 class EmbeddingUnavailable(Exception):
@@ -37,8 +39,11 @@ class EmbeddingUnavailable(Exception):
 
 def missing_extra() -> str | None:
     """A message naming the fix when the embeddings extra is not installed, else None."""
+    if _found[0]:
+        return None
     missing = [name for name in REQUIRED_PACKAGES if importlib.util.find_spec(name) is None]
     if not missing:
+        _found[0] = True
         return None
     return (f"server-side embedding needs the embeddings extra, and this server lacks "
             f"{', '.join(missing)}: install it where the gateway runs with "
@@ -58,9 +63,6 @@ def initialize(threads: int) -> None:
     except OSError:
         pass
     _threads[0] = threads
-
-
-_threads = [1]
 
 
 def _die_with_parent() -> None:
