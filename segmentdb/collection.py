@@ -57,7 +57,9 @@ class Collection:
 
     @property
     def configuration(self) -> dict:
-        """`{"hnsw": {"space": "l2", "ef_search": 100, ...}}`."""
+        """`{"hnsw": {"space": "l2", "ef_search": 100, ...}, "embedding_function": {"type":
+        "known", "name": "default", "config": {}}}` (no "embedding_function" key for a
+        collection created before functions were recorded: it has none)."""
         return wire.configuration_from_proto(self._model.configuration)
 
     @property
@@ -71,6 +73,7 @@ class Collection:
 
     @property
     def embedding_function(self) -> Optional[EmbeddingFunction]:
+        """The client-side function given to this handle (None: the server embeds texts)."""
         return self._embedding_function
 
     def __repr__(self) -> str:
