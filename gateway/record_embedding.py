@@ -38,6 +38,14 @@ class RecordEmbedder:
                 "embed texts for it; send embeddings, or set a function with "
                 "ModifyCollection (configuration.embedding_function = {'type': 'known', "
                 "'name': 'default'}) if its vectors come from that model")
+        if collection.HasField("dimension") and collection.dimension != function.dimension:
+            # Checked before the model runs: its vectors could never be stored here.
+            raise errors.InvalidDimensionException(
+                f"{what}: collection {collection.name!r} holds {collection.dimension}-"
+                f"dimensional vectors, but its embedding function {function.name!r} makes "
+                f"{function.dimension}-dimensional ones; send {collection.dimension}-dimensional "
+                "embeddings with the texts (or, for a collection whose vectors always come from "
+                "the client, record {'type': 'legacy'} with ModifyCollection)")
         return function.name
 
     def embed_documents(self, request, context) -> None:

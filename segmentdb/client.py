@@ -38,6 +38,11 @@ _RETRY_DELAYS = (0.1, 0.3, 0.9)
 _TRANSPORT_TOO_LARGE = re.compile(r"(?:Received|Sent) message larger than max \((\d+) vs\. (\d+)\)", re.I)
 
 
+# create_collection's default embedding_function: "not given" (the server's default
+# function), told apart from an explicit None (no function: legacy), as in chromadb 1.x.
+DEFAULT_FUNCTION: Any = type("DefaultEmbeddingFunction", (), {"__repr__": lambda self: "default"})()
+
+
 class Client:
     """A connection to a segmentdb gateway.
 
@@ -167,13 +172,21 @@ class Client:
         *,
         configuration: Optional[Mapping[str, Any]] = None,
         metadata: Optional[Mapping[str, Any]] = None,
-        embedding_function: Optional[EmbeddingFunction] = None,
+        embedding_function: Any = DEFAULT_FUNCTION,
         data_loader: Any = None,
         get_or_create: bool = False,
         schema: Any = None,
     ) -> Collection:
-        """Create a collection (ALREADY_EXISTS → UniqueConstraintError unless get_or_create)."""
+        """Create a collection (ALREADY_EXISTS → UniqueConstraintError unless get_or_create).
+
+        `embedding_function`: left out, the server embeds texts with the default function;
+        a chromadb-style function embeds in this client (and wins); `None`, as in
+        chromadb, means no function: the collection records `{"type": "legacy"}` and texts
+        need embeddings."""
         _unsupported(data_loader=data_loader, schema=schema)
+        explicit_none = embedding_function is None
+        if embedding_function is DEFAULT_FUNCTION or explicit_none:
+            embedding_function = None
         embedding_function = embedding_function or _configured_function(configuration)
         request = coll_pb.CreateCollectionRequest(
             tenant=self.tenant, database=self.database, name=_name(name),
@@ -181,12 +194,14 @@ class Client:
             configuration=wire.configuration_to_proto(configuration),
             get_or_create=get_or_create,
         )
-        if embedding_function is not None and not request.configuration.HasField(
-                "embedding_function"):
+        if not request.configuration.HasField("embedding_function") and (
+                embedding_function is not None or explicit_none):
             # The collection records what the server can do for other clients (Go, Node,
             # a client without this function): see client_side_spec.
-            request.configuration.embedding_function.CopyFrom(embedding_functions.message_from_dict(
-                client_side_spec(embedding_function), "embedding_function"))
+            spec = (embedding_functions.legacy_spec() if explicit_none
+                    else client_side_spec(embedding_function))
+            request.configuration.embedding_function.CopyFrom(
+                embedding_functions.message_from_dict(spec, "embedding_function"))
         response = self._call(self._collections.CreateCollection, request)
         return self._collection(response.collection, embedding_function)
 
@@ -196,7 +211,7 @@ class Client:
         *,
         configuration: Optional[Mapping[str, Any]] = None,
         metadata: Optional[Mapping[str, Any]] = None,
-        embedding_function: Optional[EmbeddingFunction] = None,
+        embedding_function: Any = DEFAULT_FUNCTION,
         data_loader: Any = None,
         schema: Any = None,
     ) -> Collection:

@@ -419,3 +419,28 @@ def test_an_import_naming_no_function_records_legacy(client, collection_name):
         assert copy.configuration["embedding_function"] == {"type": "legacy"}
     finally:
         client.delete_collection(collection_name)
+
+
+def test_embedding_function_none_records_legacy_like_chromadb(client, collection_name):
+    try:
+        collection = client.create_collection(collection_name, embedding_function=None)
+        assert collection.configuration["embedding_function"] == {"type": "legacy"}
+        collection.add(ids=["a"], embeddings=[[1.0, 0.0, 0.0]], documents=["old"])
+        collection.update(ids=["a"], documents=["new"])  # the vector stays the client's
+        got = collection.get(include=["documents", "embeddings"])
+        assert got["documents"] == ["new"] and got["embeddings"].tolist() == [[1.0, 0.0, 0.0]]
+    finally:
+        client.delete_collection(collection_name)
+
+
+def test_texts_for_a_collection_of_another_dimension_are_refused_before_embedding(
+        make_collection):
+    collection = make_collection("4")
+    collection.add(ids=["a"], embeddings=[[1.0, 0.0, 0.0, 0.0]], documents=["four"])
+    with pytest.raises(errors.InvalidDimensionException,
+                       match=r"holds 4-dimensional vectors, but its embedding function "
+                             r"'default' makes 384-dimensional ones"):
+        collection.update(ids=["a"], documents=["changed"])
+    with pytest.raises(errors.InvalidDimensionException, match="query_texts"):
+        collection.query(query_texts=["anything"])
+    assert collection.get(ids=["a"])["documents"] == ["four"]
