@@ -17,7 +17,16 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -e .
 
+# The dev extras include segmentdb[embeddings] (sentence-transformers -> torch). Torch goes in
+# first and pinned, so that pip takes the CPU build (torch-$(TORCH_VERSION)+cpu, which pip
+# prefers as the local version of the pin, from the find-links folder this machine's pip is
+# configured with) instead of resolving PyPI's multi-GB CUDA build. Elsewhere, set
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu to take it from PyTorch's CPU index.
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?=
+
 install-dev: $(BIN)/python
+	$(BIN)/pip install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) 'torch==$(TORCH_VERSION)'
 	$(BIN)/pip install -e '.[dev]'
 
 run: install
@@ -66,10 +75,12 @@ BENCH_ARGS := $(if $(BENCH_SIZE),--size $(BENCH_SIZE))
 $(BENCH_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --upgrade pip
+	$(BENCH_VENV)/bin/pip install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) 'torch==$(TORCH_VERSION)'
 	$(BENCH_VENV)/bin/pip install -e '.[bench]'
 	touch $@
 
-# Quick: 10k records, 1 repetition, ~5 minutes; rewrites docs/benchmarks.md.
+# Quick: 10k records, 1 repetition, ~5 minutes (+ ~1.5 min of embedding throughput, 2,000
+# texts); rewrites docs/benchmarks.md. `python -m bench.run --embedding-only` runs only that.
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m bench.run --mode quick $(BENCH_ARGS)
 

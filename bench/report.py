@@ -9,7 +9,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bench import budget, targets
+from bench import budget, embedding, targets
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -57,7 +57,8 @@ def machine() -> dict:
 
 def versions() -> dict:
     found = {}
-    for package in ("segmentdb", "chromadb", "hnswlib", "numpy", "grpcio", "protobuf"):
+    for package in ("segmentdb", "chromadb", "hnswlib", "numpy", "grpcio", "protobuf", "torch",
+                    "sentence-transformers"):
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -65,10 +66,11 @@ def versions() -> dict:
     return found
 
 
-def document(mode: str, config: dict, results: dict, budget_result: dict) -> dict:
+def document(mode: str, config: dict, results: dict, budget_result: dict,
+             embedding_result: dict | None = None) -> dict:
     return {"mode": mode, "config": config, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "machine": machine(), "versions": versions(), "measures": [m[0] for m in measures_of(config)],
-            "results": results, "budget": budget_result,
+            "results": results, "budget": budget_result, "embedding": embedding_result or {},
             "targets": targets.check(results, config["clients"], budget_result)}
 
 
@@ -115,6 +117,7 @@ def markdown(doc: dict) -> str:
                 cells.append("—" if value is None or not base else f"{value / base:.2f}×")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += budget.markdown(doc.get("budget") or {})
+    lines += embedding.markdown(doc.get("embedding") or {})
     lines += targets.markdown(doc.get("targets", []))
     lines += ["", "## Notes", "",
               "- Ingest is timed until the last batch is acknowledged; *all queryable* adds the "

@@ -12,6 +12,7 @@ one system's imports, caches and memory never leak into another's numbers; in-pr
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import queue as queue_module
 import shutil
@@ -21,19 +22,23 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import budget, datasets, measures, report
+from bench import budget, datasets, embedding, measures, report
 from bench.systems import SYSTEMS, load_class
 
 MODES = {
     # size, held-out queries, latency queries, QPS seconds, client counts, repetitions
     # and the memory-budget scenario's collections x vectors each, random-access queries.
+    # embedding: texts of the embedding-throughput scenario (None: not run; the smoke run
+    # stays model-free, the scenario has its own slow test).
     "smoke": dict(size=500, queries=100, latency_queries=20, qps_seconds=0.5, clients=[2], reps=1,
-                  budget=dict(collections=10, per_collection=300, queries=50)),
+                  budget=dict(collections=10, per_collection=300, queries=50), embedding=None),
     "quick": dict(size=10_000, queries=1000, latency_queries=1000, qps_seconds=5.0, clients=[4], reps=1,
-                  budget=dict(collections=100, per_collection=1000, queries=1000)),
+                  budget=dict(collections=100, per_collection=1000, queries=1000),
+                  embedding=dict(count=2000)),
     "full": dict(size=100_000, queries=1000, latency_queries=1000, qps_seconds=10.0,
                  clients=[4, 16], reps=3,
-                 budget=dict(collections=100, per_collection=5000, queries=3000)),
+                 budget=dict(collections=100, per_collection=5000, queries=3000),
+                 embedding=dict(count=10_000)),
 }
 INGEST_BATCH = 1000
 
@@ -95,6 +100,14 @@ def _budget_in_process(config: dict, workdir: str, queue) -> None:
         queue.put(("error", f"{type(err).__name__}: {err}\n{traceback.format_exc()}"))
 
 
+def _embedding_in_process(config: dict, workdir: str, queue) -> None:
+    try:
+        queue.put(("ok", embedding.run(Path(workdir), **config)))
+    except BaseException as err:
+        import traceback
+        queue.put(("error", f"{type(err).__name__}: {err}\n{traceback.format_exc()}"))
+
+
 def median_of(runs: list[dict]) -> dict:
     """Median of each numeric measure over repetitions; other fields from the last run."""
     merged = dict(runs[-1])
@@ -115,6 +128,11 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, help="repetitions (overrides the mode's)")
     parser.add_argument("--no-budget", action="store_true",
                         help="skip the memory-budget scenario (it runs only with segmentdb)")
+    parser.add_argument("--no-embedding", action="store_true",
+                        help="skip the embedding-throughput scenario (segmentdb only)")
+    parser.add_argument("--embedding-only", action="store_true",
+                        help="run only the embedding-throughput scenario (writes its JSON; "
+                        "docs untouched unless --markdown is given)")
     parser.add_argument("--json", type=Path, help="result file (default bench/results/<mode>-<time>.json)")
     parser.add_argument("--markdown", type=Path, default=report.DEFAULT_MARKDOWN)
     args = parser.parse_args(argv)
@@ -124,6 +142,18 @@ def main(argv=None) -> int:
     unknown = [k for k in keys if k not in SYSTEMS]
     if unknown:
         parser.error(f"--systems: unknown {unknown}; choose from {list(SYSTEMS)}")
+
+    if args.embedding_only:
+        root = Path(tempfile.mkdtemp(prefix="segmentdb-bench-"))
+        try:
+            result = run_isolated("embedding", config["embedding"] or {"count": 200},
+                                  root / "embedding", target=_embedding_in_process)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        print(json.dumps(result, indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2))
+        return 0
 
     print(f"dataset: {config['size']} records ...", flush=True)
     datasets.load(config["size"], config["queries"])  # generate + cache once, before timing
@@ -141,9 +171,14 @@ def main(argv=None) -> int:
             print("memory-budget scenario (segmentdb) ...", flush=True)
             budget_result = run_isolated("budget", config["budget"], root / "budget",
                                          target=_budget_in_process)
+        embedding_result = {}
+        if "segmentdb" in keys and config["embedding"] and not args.no_embedding:
+            print("embedding throughput (segmentdb) ...", flush=True)
+            embedding_result = run_isolated("embedding", config["embedding"], root / "embedding",
+                                            target=_embedding_in_process)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    document = report.document(args.mode, config, results, budget_result)
+    document = report.document(args.mode, config, results, budget_result, embedding_result)
     json_path = args.json or report.RESULTS / f"{args.mode}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     report.write(document, json_path, args.markdown)
     print(f"wrote {json_path} and {args.markdown}")

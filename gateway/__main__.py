@@ -73,6 +73,15 @@ def build_parser(environ: dict[str, str] | None = None) -> argparse.ArgumentPars
                         default=defaults["internal_tls_server_name"], metavar="NAME",
                         help="check the workers' certificates against NAME instead of the "
                         "host in their addresses")
+    parser.add_argument("--embedding-processes", default=defaults["embedding_processes"],
+                        metavar="N", help="model processes of the embedding pool, started on "
+                        "the first text to embed (env SEGMENTDB_EMBEDDING_PROCESSES; default 1)")
+    parser.add_argument("--embedding-threads", default=defaults["embedding_threads"],
+                        metavar="N", help="torch threads per embedding process (env "
+                        "SEGMENTDB_EMBEDDING_THREADS; default auto = half the CPUs)")
+    parser.add_argument("--embedding-max-batch", default=defaults["embedding_max_batch"],
+                        metavar="N", help="most texts per model batch, from one or several "
+                        "requests (env SEGMENTDB_EMBEDDING_MAX_BATCH; default 64)")
     parser.add_argument("--config", metavar="FILE",
                         help="TOML file of settings (env SEGMENTDB_CONFIG)")
     return parser
@@ -108,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
             internal_tls_ca=args.internal_tls_ca,
             internal_tls_server_name=args.internal_tls_server_name,
             shutdown_grace=args.shutdown_grace,
+            embedding_processes=args.embedding_processes,
+            embedding_threads=args.embedding_threads,
+            embedding_max_batch=args.embedding_max_batch,
         )
     except ValueError as exc:
         parser.error(str(exc))

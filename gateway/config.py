@@ -41,6 +41,11 @@ ENVIRONMENT = {
     "shutdown_grace": ("SEGMENTDB_SHUTDOWN_GRACE", None),
     "internal_tls_ca": ("SEGMENTDB_INTERNAL_TLS_CA", None),
     "internal_tls_server_name": ("SEGMENTDB_INTERNAL_TLS_SERVER_NAME", None),
+    # The embedding pool (gateway/embedding_pool.py): model processes, torch threads in
+    # each ("auto": half the CPUs, at least 1), most texts per model batch.
+    "embedding_processes": ("SEGMENTDB_EMBEDDING_PROCESSES", "1"),
+    "embedding_threads": ("SEGMENTDB_EMBEDDING_THREADS", "auto"),
+    "embedding_max_batch": ("SEGMENTDB_EMBEDDING_MAX_BATCH", "64"),
 }
 # Setting -> environment variable, the shape segmentdb.config_file takes.
 SETTINGS = {dest: var for dest, (var, _default) in ENVIRONMENT.items()}
@@ -74,6 +79,9 @@ class GatewayConfig:
     shutdown_grace: float = 5.0       # seconds in-flight calls may finish after SIGTERM
     # TLS to the workers (--internal-tls-ca, --internal-tls-server-name); None = plaintext.
     internal_tls: InternalClientTls | None = None
+    embedding_processes: int = 1      # model processes of the embedding pool
+    embedding_threads: int = 1        # torch threads per model process
+    embedding_max_batch: int = 64     # most texts per model batch
 
     def __post_init__(self) -> None:
         if not self.metadata_address:
@@ -88,6 +96,12 @@ class GatewayConfig:
             raise ValueError("--max-message-size: must be at least 1KiB")
         if self.max_batch_size < 1:
             raise ValueError("--max-batch-size: must be at least 1")
+        if not 1 <= self.embedding_processes <= 64:
+            raise ValueError("--embedding-processes: must be between 1 and 64")
+        if not 1 <= self.embedding_threads <= 256:
+            raise ValueError("--embedding-threads: must be between 1 and 256 (or auto)")
+        if not 1 <= self.embedding_max_batch <= 4096:
+            raise ValueError("--embedding-max-batch: must be between 1 and 4096")
 
     @classmethod
     def from_strings(
@@ -112,6 +126,9 @@ class GatewayConfig:
         shutdown_grace: str | float | None = None,
         internal_tls_ca: str | None = None,
         internal_tls_server_name: str | None = None,
+        embedding_processes: str | int = 1,
+        embedding_threads: str | int = "auto",
+        embedding_max_batch: str | int = 64,
     ) -> "GatewayConfig":
         """Build from flag/environment strings; raises ValueError naming the bad setting."""
         try:
@@ -145,4 +162,21 @@ class GatewayConfig:
             shutdown_grace=parse_shutdown_grace(shutdown_grace),
             internal_tls=InternalClientTls.from_flags(internal_tls_ca,
                                                       internal_tls_server_name),
+            embedding_processes=_integer(embedding_processes, "--embedding-processes"),
+            embedding_threads=(default_embedding_threads()
+                               if str(embedding_threads).strip().lower() == "auto"
+                               else _integer(embedding_threads, "--embedding-threads")),
+            embedding_max_batch=_integer(embedding_max_batch, "--embedding-max-batch"),
         )
+
+
+def default_embedding_threads() -> int:
+    """Half the CPUs (at least 1): the model gets one core of two, serving keeps the other."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def _integer(value: str | int, flag: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{flag}: {value!r} is not a number") from None

@@ -1,4 +1,5 @@
-"""RecordService: validate the whole request, then forward it to the metadata worker.
+"""RecordService: validate the whole request, embed texts sent without vectors, then
+forward it to the metadata worker.
 
 Writes are validated completely here (ids, columns, vectors, metadata, batch size) so
 nothing reaches SQLite that could fail half-way for a reason the gateway could see.
@@ -10,28 +11,36 @@ from __future__ import annotations
 from gateway import query, validation
 from gateway.config import GatewayConfig
 from gateway.query_batcher import QueryBatcher
+from gateway.record_embedding import RecordEmbedder
 from gateway.worker_clients import WorkerClients, timeout_from
 from segmentdb.v1 import record_service_pb2_grpc
 
 
 class RecordServicer(record_service_pb2_grpc.RecordServiceServicer):
-    def __init__(self, config: GatewayConfig, workers: WorkerClients):
+    def __init__(self, config: GatewayConfig, workers: WorkerClients, embedder: RecordEmbedder):
         self._max_batch_size = config.max_batch_size
+        # Texts without vectors are embedded here, before the ordinary path (off the
+        # request thread's CPU: in the embedding pool's processes).
+        self._embedder = embedder
         self._workers = workers
         self._metadata = workers.metadata
         # Concurrent unfiltered queries on one collection share internal calls.
         self._batcher = QueryBatcher(lambda batch: query.run_batch(workers, batch))
 
     def AddRecords(self, request, context):
-        validation.check_add(request, self._max_batch_size)
+        if validation.check_add(request, self._max_batch_size):
+            self._embedder.embed_documents(request, context)
         return self._write(self._metadata.AddRecords, request, context)
 
     def UpsertRecords(self, request, context):
-        validation.check_upsert(request, self._max_batch_size)
+        if validation.check_upsert(request, self._max_batch_size):
+            self._embedder.embed_documents(request, context)
         return self._write(self._metadata.UpsertRecords, request, context)
 
     def UpdateRecords(self, request, context):
         validation.check_update(request, self._max_batch_size)
+        if not request.embeddings.data and request.documents:
+            self._embedder.embed_updated_documents(request, context)
         return self._write(self._metadata.UpdateRecords, request, context)
 
     def DeleteRecords(self, request, context):
@@ -55,4 +64,6 @@ class RecordServicer(record_service_pb2_grpc.RecordServiceServicer):
         return response
 
     def QueryRecords(self, request, context):
+        if validation.query_texts(request, self._max_batch_size):
+            self._embedder.embed_queries(request, context)
         return query.query_records(request, context, self._workers, self._batcher)

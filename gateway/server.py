@@ -16,6 +16,8 @@ from gateway.auth_interceptor import AuthInterceptor, CollectionTenants, metadat
 from gateway.auth_tokens import TokenSource
 from gateway.collection_servicer import CollectionServicer
 from gateway.config import GatewayConfig
+from gateway.embedding_pool import EmbeddingPool
+from gateway.record_embedding import RecordEmbedder
 from gateway.record_servicer import RecordServicer
 from gateway.system_servicer import SystemServicer
 from gateway.tenancy_servicer import TenancyServicer
@@ -64,6 +66,10 @@ def build_server(config: GatewayConfig) -> tuple[serving.Served, WorkerClients]:
     workers = WorkerClients(config.metadata_address, config.vector_worker_addresses,
                             config.max_message_bytes, internal_token=internal_token,
                             tls=config.internal_tls)
+    # No process starts here: the pool spawns its model processes on the first text.
+    workers.embedding_pool = EmbeddingPool(config.embedding_processes,
+                                           config.embedding_threads, config.embedding_max_batch)
+    embedder = RecordEmbedder(workers, workers.embedding_pool)
     interceptors = []
     if tokens is not None:
         tenants = CollectionTenants(metadata_lookup(workers.metadata))
@@ -77,7 +83,7 @@ def build_server(config: GatewayConfig) -> tuple[serving.Served, WorkerClients]:
         collection_service_pb2_grpc.add_CollectionServiceServicer_to_server(
             CollectionServicer(workers), server)
         record_service_pb2_grpc.add_RecordServiceServicer_to_server(
-            RecordServicer(config, workers), server)
+            RecordServicer(config, workers, embedder), server)
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(workers), server)
         transfer_service_pb2_grpc.add_TransferServiceServicer_to_server(
             TransferServicer(config, workers), server)

@@ -121,6 +121,13 @@ class TransferServicer(transfer_service_pb2_grpc.TransferServiceServicer):
         wanted = start.configuration.hnsw
         create = collection_pb2.CollectionConfiguration()
         create.hnsw.CopyFrom(wanted)
+        # The function goes with the records. An import that names none (an export of a
+        # collection that recorded none, or a client that sends only vectors) records
+        # legacy: every imported vector came from the client, from a model nobody named.
+        if start.configuration.HasField("embedding_function"):
+            create.embedding_function.CopyFrom(start.configuration.embedding_function)
+        else:
+            create.embedding_function.type = collection_pb2.EMBEDDING_FUNCTION_TYPE_LEGACY
         metadata_keys = set(start.collection_metadata.fields)
         deferred = [name for name, key in _MUTABLE_LEGACY_KEYS.items()
                     if key in metadata_keys and wanted.HasField(name)]

@@ -213,13 +213,30 @@ def record_vectors(batch: common_pb2.VectorBatch, count: int, operation: str, *,
     """
     if not batch.data:
         if required:
+            hint = ("import does not embed: export with embeddings, or add/upsert the "
+                    "documents (the server embeds those)" if operation == "import" else
+                    "or a document per id, which the server embeds with the collection's "
+                    "embedding function")
             raise errors.InvalidArgumentError(
-                f"{field}: required for {operation}; send one vector per id (embeddings are "
-                "required until server-side embeddings exist: this server has no embedding "
-                "function yet)"
+                f"{field}: required for {operation}; send one vector per id ({hint})"
             )
         return None
     return vectors.decode_checked(batch, count, field)
+
+
+def documents_to_embed(documents: Sequence[common_pb2.OptionalString], count: int,
+                       operation: str, field: str = "documents") -> bool:
+    """True when a write without embeddings carries a document for every id (the server
+    embeds them); INVALID_ARGUMENT when some are missing; False without documents."""
+    if not documents:
+        return False
+    for position, document in enumerate(documents):
+        if not document.HasField("value"):
+            raise errors.InvalidArgumentError(
+                f"{field}[{position}]: no document, and the {operation} has no embeddings; "
+                "when the server embeds the documents every id needs one (or send embeddings)"
+            )
+    return len(documents) == count
 
 
 def query_vectors(batch: common_pb2.VectorBatch,
@@ -227,10 +244,27 @@ def query_vectors(batch: common_pb2.VectorBatch,
     """At least one finite query vector of a positive dimension."""
     if not batch.data:
         raise errors.InvalidArgumentError(
-            f"{field}: at least one query vector is required (query embeddings are required "
-            "until server-side embeddings exist: this server has no embedding function yet)"
+            f"{field}: at least one query vector is required (or query_texts, which the "
+            "server embeds with the collection's embedding function)"
         )
     return vectors.decode_checked(batch, None, field)
+
+
+def query_texts(request: record_service_pb2.QueryRecordsRequest, max_batch_size: int) -> bool:
+    """True when the query is by text (the server embeds it); exactly one of
+    query_embeddings and query_texts."""
+    if not request.query_texts:
+        return False
+    if request.query_embeddings.data or request.query_embeddings.dimension:
+        raise errors.InvalidArgumentError(
+            "query_embeddings/query_texts: give one of them, not both"
+        )
+    batch_size(len(request.query_texts), max_batch_size, "query_texts")
+    collection_id(request.collection_id)
+    n_results(request.n_results)
+    record_ids(request.ids, required=False)
+    include(request.include, query=True, present=request.HasField("include"))
+    return True
 
 
 # ---- metadata ----------------------------------------------------------------------------
@@ -412,35 +446,43 @@ def collection_id(value: str, field: str = "collection_id") -> None:
 
 
 def _write(request, max_batch_size: int, operation: str, *, vectors_required: bool,
-           allow_null: bool) -> None:
+           allow_null: bool) -> bool:
     collection_id(request.collection_id)
-    _columns(request, max_batch_size, operation, vectors_required=vectors_required,
-             allow_null=allow_null)
+    return _columns(request, max_batch_size, operation, vectors_required=vectors_required,
+                    allow_null=allow_null)
 
 
 def _columns(request, max_batch_size: int, operation: str, *, vectors_required: bool,
-             allow_null: bool) -> None:
-    """ids, documents, metadatas, embeddings of a write (or an import chunk)."""
+             allow_null: bool, embeddable: bool = True) -> bool:
+    """ids, documents, metadatas, embeddings of a write (or an import chunk). True when
+    the vectors are to be made by the server from the documents (`embeddable` writes
+    without embeddings whose every id has a document)."""
     count = len(request.ids)
     batch_size(count, max_batch_size)
     record_ids(request.ids, required=True)
     column_length(request.documents, count, "documents")
     column_length(request.metadatas, count, "metadatas")
-    record_vectors(request.embeddings, count, operation, required=vectors_required)
+    embed = (embeddable and vectors_required and not request.embeddings.data
+             and documents_to_embed(request.documents, count, operation))
+    record_vectors(request.embeddings, count, operation, required=vectors_required and not embed)
     metadatas(request.metadatas, allow_null=allow_null)
+    return embed
 
 
-def check_add(request: record_service_pb2.AddRecordsRequest, max_batch_size: int) -> None:
-    _write(request, max_batch_size, "add", vectors_required=True, allow_null=False)
+def check_add(request: record_service_pb2.AddRecordsRequest, max_batch_size: int) -> bool:
+    """True when the server must embed the documents (no embeddings were sent)."""
+    return _write(request, max_batch_size, "add", vectors_required=True, allow_null=False)
 
 
-def check_upsert(request: record_service_pb2.UpsertRecordsRequest, max_batch_size: int) -> None:
-    _write(request, max_batch_size, "upsert", vectors_required=True, allow_null=True)
+def check_upsert(request: record_service_pb2.UpsertRecordsRequest, max_batch_size: int) -> bool:
+    """True when the server must embed the documents (no embeddings were sent)."""
+    return _write(request, max_batch_size, "upsert", vectors_required=True, allow_null=True)
 
 
 def check_import_chunk(chunk, max_batch_size: int) -> None:
     """An ImportChunk follows add's rules: embeddings required, no null metadata values."""
-    _columns(chunk, max_batch_size, "import", vectors_required=True, allow_null=False)
+    _columns(chunk, max_batch_size, "import", vectors_required=True, allow_null=False,
+             embeddable=False)
 
 
 def check_update(request: record_service_pb2.UpdateRecordsRequest, max_batch_size: int) -> None:

@@ -147,7 +147,13 @@ class WorkerClients:
                                 "folder stays until removed by hand or reindex",
                                 segment_id, address, err.code(), err.details())
 
+    # The gateway's embedding pool (gateway.embedding_pool), set by gateway.server: the other
+    # processes the gateway talks to, closed (its model processes stopped) with the channels.
+    embedding_pool = None
+
     def close(self) -> None:
+        if self.embedding_pool is not None:
+            self.embedding_pool.close()
         self._hang_watch.close()
         self.health.close()
         for channel in [*self._vector_channels.values(), *self._health_channels.values()]:

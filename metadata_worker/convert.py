@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from segmentdb import vectors
+from segmentdb import embedding_functions, vectors
 from segmentdb.errors import InvalidArgumentError
 from segmentdb.internal.v1 import segment_pb2
 from segmentdb.v1 import admin_pb2, collection_pb2, common_pb2, tenancy_pb2
@@ -114,6 +114,14 @@ def hnsw_from_proto(config: collection_pb2.HnswConfiguration) -> dict:
     return out
 
 
+def embedding_function_from_proto(configuration: collection_pb2.CollectionConfiguration,
+                                  field: str) -> dict | None:
+    """The checked spec a request's configuration sets; None when it sets none."""
+    if not configuration.HasField("embedding_function"):
+        return None
+    return embedding_functions.from_proto(configuration.embedding_function, field)
+
+
 def hnsw_to_proto(resolved: dict) -> collection_pb2.HnswConfiguration:
     return collection_pb2.HnswConfiguration(
         space=_SPACE_ENUMS[resolved["space"]],
@@ -133,6 +141,9 @@ def collection_to_proto(c: domain.Collection) -> collection_pb2.Collection:
         metadata=metadata_to_proto(c.metadata),
         configuration=collection_pb2.CollectionConfiguration(hnsw=hnsw_to_proto(c.hnsw)),
     )
+    if c.embedding_function is not None:
+        out.configuration.embedding_function.CopyFrom(
+            embedding_functions.to_proto(c.embedding_function))
     if c.dimension is not None:
         out.dimension = c.dimension
     return out

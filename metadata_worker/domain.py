@@ -64,6 +64,9 @@ class Collection:
     dimension: int | None
     metadata_segment_id: str
     vector_segment_id: str
+    # Chroma 1.x's JSON (segmentdb.embedding_functions); None: created before it was
+    # recorded (migration 0006), which means no server-side function.
+    embedding_function: dict | None = None
 
 
 @dataclass(frozen=True)

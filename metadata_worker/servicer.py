@@ -93,9 +93,11 @@ class MetadataServicer(TransferRpcs, metadata_service_pb2_grpc.MetadataServiceSe
         metadata = convert.metadata_from_proto(request.metadata, "metadata", allow_lists=False)
         hnsw = collection_config.resolve_create(
             convert.hnsw_from_proto(request.configuration.hnsw), metadata)
+        function = convert.embedding_function_from_proto(request.configuration,
+                                                         "configuration.embedding_function")
         collection, created = self.store.write(
             collections.create_collection, request.tenant, request.database, request.name,
-            metadata, hnsw, request.get_or_create)
+            metadata, hnsw, request.get_or_create, embedding_function=function)
         return csvc.CreateCollectionResponse(
             collection=convert.collection_to_proto(collection), created=created)
 
@@ -127,7 +129,9 @@ class MetadataServicer(TransferRpcs, metadata_service_pb2_grpc.MetadataServiceSe
         collection = self.store.write(
             collections.modify_collection, request.collection_id,
             request.new_name if request.HasField("new_name") else None,
-            metadata, replace, convert.hnsw_from_proto(request.new_configuration.hnsw))
+            metadata, replace, convert.hnsw_from_proto(request.new_configuration.hnsw),
+            convert.embedding_function_from_proto(
+                request.new_configuration, "new_configuration.embedding_function"))
         return csvc.ModifyCollectionResponse(collection=convert.collection_to_proto(collection))
 
     def DeleteCollection(self, request, context):

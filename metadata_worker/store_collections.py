@@ -10,7 +10,7 @@ import json
 import sqlite3
 import uuid
 
-from segmentdb import errors
+from segmentdb import embedding_functions, errors
 
 from metadata_worker import collection_config, store_fulltext, store_metadata
 from metadata_worker.domain import (
@@ -22,7 +22,8 @@ from metadata_worker.domain import (
 _COLLECTION_SELECT = """
 SELECT c.id, c.name, d.tenant_id, d.name, d.id, c.config_json, c.dimension,
        (SELECT id FROM segments WHERE collection = c.id AND scope = 'METADATA'),
-       (SELECT id FROM segments WHERE collection = c.id AND scope = 'VECTOR')
+       (SELECT id FROM segments WHERE collection = c.id AND scope = 'VECTOR'),
+       c.embedding_function_json
 FROM collections c JOIN databases d ON d.id = c.database_id
 """
 
@@ -114,15 +115,19 @@ def _from_row(conn: sqlite3.Connection, row) -> Collection:
         metadata=store_metadata.read_collection_metadata(conn, row[0]),
         hnsw=json.loads(row[5]), dimension=row[6],
         metadata_segment_id=row[7], vector_segment_id=row[8],
+        embedding_function=json.loads(row[9]) if row[9] is not None else None,
     )
 
 
 def create_collection(conn: sqlite3.Connection, tenant: str, database: str, name: str,
                       metadata: dict | None, hnsw: dict,
-                      get_or_create: bool, collection_id: str | None = None
+                      get_or_create: bool, collection_id: str | None = None,
+                      embedding_function: dict | None = None,
                       ) -> tuple[Collection, bool]:
     """(collection, created). With get_or_create an existing collection is returned as is.
-    `collection_id` keeps a given id (import-chroma keeps Chroma's); default a new UUID."""
+    `collection_id` keeps a given id (import-chroma keeps Chroma's); default a new UUID.
+    `embedding_function`: the checked spec (segmentdb.embedding_functions) to record; None
+    records the default function, as Chroma does."""
     if not name:
         raise errors.InvalidCollectionNameError("name: the collection name must not be empty")
     db = get_database(conn, tenant, database)
@@ -140,10 +145,13 @@ def create_collection(conn: sqlite3.Connection, tenant: str, database: str, name
         collection_id = str(uuid.uuid4())
     elif conn.execute("SELECT 1 FROM collections WHERE id = ?", (collection_id,)).fetchone():
         raise errors.UniqueConstraintError(f"collection id {collection_id!r} already exists")
+    if embedding_function is None:
+        embedding_function = embedding_functions.default_spec()
     conn.execute(
-        "INSERT INTO collections (id, name, database_id, dimension, config_json) "
-        "VALUES (?, ?, ?, NULL, ?)",
-        (collection_id, name, db.id, json.dumps(hnsw, sort_keys=True)),
+        "INSERT INTO collections (id, name, database_id, dimension, config_json, "
+        "embedding_function_json) VALUES (?, ?, ?, NULL, ?, ?)",
+        (collection_id, name, db.id, json.dumps(hnsw, sort_keys=True),
+         json.dumps(embedding_function, sort_keys=True)),
     )
     conn.executemany(
         "INSERT INTO segments (id, type, scope, collection) VALUES (?, ?, ?, ?)",
@@ -202,8 +210,10 @@ def count_collections(conn: sqlite3.Connection, tenant: str, database: str) -> i
 
 def modify_collection(conn: sqlite3.Connection, collection_id: str, new_name: str | None,
                       new_metadata: dict | None, replace_metadata: bool,
-                      requested_hnsw: dict) -> Collection:
-    """Rename, replace the metadata (when `replace_metadata`), change mutable HNSW params."""
+                      requested_hnsw: dict,
+                      embedding_function: dict | None = None) -> Collection:
+    """Rename, replace the metadata (when `replace_metadata`), change mutable HNSW params,
+    record another embedding function (a checked spec; None keeps the current one)."""
     current = get_collection_by_id(conn, collection_id)
     new_hnsw = collection_config.resolve_modify(
         current.hnsw, requested_hnsw, new_metadata if replace_metadata else None)
@@ -221,7 +231,22 @@ def modify_collection(conn: sqlite3.Connection, collection_id: str, new_name: st
     if new_hnsw != current.hnsw:
         conn.execute("UPDATE collections SET config_json = ? WHERE id = ?",
                      (json.dumps(new_hnsw, sort_keys=True), collection_id))
+    if embedding_function is not None and embedding_function != current.embedding_function:
+        _check_function_dimension(current, embedding_function)
+        conn.execute("UPDATE collections SET embedding_function_json = ? WHERE id = ?",
+                     (json.dumps(embedding_function, sort_keys=True), collection_id))
     return get_collection_by_id(conn, collection_id)
+
+
+def _check_function_dimension(current: Collection, spec: dict) -> None:
+    """A function whose vectors could never be stored in this collection is refused."""
+    function = embedding_functions.function_of(spec)
+    if function and current.dimension is not None and current.dimension != function.dimension:
+        raise errors.FailedPreconditionError(
+            f"new_configuration.embedding_function: {function.name!r} makes "
+            f"{function.dimension}-dimensional vectors but the collection holds "
+            f"{current.dimension}-dimensional ones; keep the current function, or create a "
+            "new collection for it")
 
 
 def delete_collection(conn: sqlite3.Connection, tenant: str, database: str,

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Optional
 
 import grpc
 
-from segmentdb import errors, wire
+from segmentdb import embedding_functions, errors, wire
 from segmentdb.admin import Admin
 from segmentdb.collection import Collection
 from segmentdb.types import DEFAULT_DATABASE, DEFAULT_TENANT, Database, EmbeddingFunction, Tenant
@@ -36,6 +36,11 @@ _UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_l
               ("grpc.keepalive_permit_without_calls", 1), ("grpc.http2.max_pings_without_data", 0)]
 _RETRY_DELAYS = (0.1, 0.3, 0.9)
 _TRANSPORT_TOO_LARGE = re.compile(r"(?:Received|Sent) message larger than max \((\d+) vs\. (\d+)\)", re.I)
+
+
+# create_collection's default embedding_function: "not given" (the server's default
+# function), told apart from an explicit None (no function: legacy), as in chromadb 1.x.
+DEFAULT_FUNCTION: Any = type("DefaultEmbeddingFunction", (), {"__repr__": lambda self: "default"})()
 
 
 class Client:
@@ -167,13 +172,21 @@ class Client:
         *,
         configuration: Optional[Mapping[str, Any]] = None,
         metadata: Optional[Mapping[str, Any]] = None,
-        embedding_function: Optional[EmbeddingFunction] = None,
+        embedding_function: Any = DEFAULT_FUNCTION,
         data_loader: Any = None,
         get_or_create: bool = False,
         schema: Any = None,
     ) -> Collection:
-        """Create a collection (ALREADY_EXISTS → UniqueConstraintError unless get_or_create)."""
+        """Create a collection (ALREADY_EXISTS → UniqueConstraintError unless get_or_create).
+
+        `embedding_function`: left out, the server embeds texts with the default function;
+        a chromadb-style function embeds in this client (and wins); `None`, as in
+        chromadb, means no function: the collection records `{"type": "legacy"}` and texts
+        need embeddings."""
         _unsupported(data_loader=data_loader, schema=schema)
+        explicit_none = embedding_function is None
+        if embedding_function is DEFAULT_FUNCTION or explicit_none:
+            embedding_function = None
         embedding_function = embedding_function or _configured_function(configuration)
         request = coll_pb.CreateCollectionRequest(
             tenant=self.tenant, database=self.database, name=_name(name),
@@ -181,6 +194,14 @@ class Client:
             configuration=wire.configuration_to_proto(configuration),
             get_or_create=get_or_create,
         )
+        if not request.configuration.HasField("embedding_function") and (
+                embedding_function is not None or explicit_none):
+            # The collection records what the server can do for other clients (Go, Node,
+            # a client without this function): see client_side_spec.
+            spec = (embedding_functions.legacy_spec() if explicit_none
+                    else client_side_spec(embedding_function))
+            request.configuration.embedding_function.CopyFrom(
+                embedding_functions.message_from_dict(spec, "embedding_function"))
         response = self._call(self._collections.CreateCollection, request)
         return self._collection(response.collection, embedding_function)
 
@@ -190,7 +211,7 @@ class Client:
         *,
         configuration: Optional[Mapping[str, Any]] = None,
         metadata: Optional[Mapping[str, Any]] = None,
-        embedding_function: Optional[EmbeddingFunction] = None,
+        embedding_function: Any = DEFAULT_FUNCTION,
         data_loader: Any = None,
         schema: Any = None,
     ) -> Collection:
@@ -423,6 +444,26 @@ def _unsupported(**arguments: Any) -> None:
     for name, value in arguments.items():
         if value is not None:
             raise errors.InvalidArgumentError(f"{name}: not supported by segmentdb; leave it out")
+
+
+def client_side_spec(function: EmbeddingFunction) -> dict[str, Any]:
+    """What a collection created with a client-side function records on the server.
+
+    chromadb records `{"type": "known", "name": f.name(), "config": f.get_config()}`. The
+    server can embed only with functions it runs itself, so: chromadb's own default
+    function (name() == "default": the same all-MiniLM-L6-v2 the server runs) records the
+    default, and any other function records "legacy" (no server-side function) -- a
+    documents-only write from a client without the function then fails clearly instead of
+    mixing another model's vectors into the collection.
+    """
+    name = getattr(function, "name", None)
+    try:
+        named = name() if callable(name) else None
+    except Exception:  # noqa: BLE001 - a third-party function's name() may raise anything
+        named = None
+    if named in embedding_functions.KNOWN_FUNCTIONS:
+        return {"type": "known", "name": named, "config": {}}
+    return embedding_functions.legacy_spec()
 
 
 def _configured_function(configuration: Optional[Mapping[str, Any]]) -> Optional[EmbeddingFunction]:

@@ -57,7 +57,9 @@ class Collection:
 
     @property
     def configuration(self) -> dict:
-        """`{"hnsw": {"space": "l2", "ef_search": 100, ...}}`."""
+        """`{"hnsw": {"space": "l2", "ef_search": 100, ...}, "embedding_function": {"type":
+        "known", "name": "default", "config": {}}}` (no "embedding_function" key for a
+        collection created before functions were recorded: it has none)."""
         return wire.configuration_from_proto(self._model.configuration)
 
     @property
@@ -71,6 +73,7 @@ class Collection:
 
     @property
     def embedding_function(self) -> Optional[EmbeddingFunction]:
+        """The client-side function given to this handle (None: the server embeds texts)."""
         return self._embedding_function
 
     def __repr__(self) -> str:
@@ -129,12 +132,16 @@ class Collection:
         metadata_list = _one_or_many(metadatas, "metadatas", Mapping, count)
         array = _embeddings(embeddings, "embeddings", count)
         if array is None and document_list is not None and self._embedding_function is not None:
+            # A client-side function wins: the vectors are made here and sent.
             array = self._embed(document_list, "documents")
-        if array is None and operation != "update":
+        if array is None and document_list is None and operation != "update":
             raise InvalidArgumentError(
-                f"{operation}: embeddings are required; pass embeddings=..., or create/get the "
-                "collection with embedding_function=... and pass documents"
+                f"{operation}: give embeddings=..., or documents=... (embedded by the "
+                "collection's embedding function: on the server, or the client's "
+                "embedding_function=... when given)"
             )
+        # Documents without embeddings go as they are: the gateway embeds them with the
+        # collection's function (FailedPreconditionError when it has none).
         request.ids.extend(id_list)
         if array is not None:
             request.embeddings.CopyFrom(vectors.encode(array, "embeddings"))
@@ -221,19 +228,26 @@ class Collection:
             array = _embeddings(query_embeddings, "query_embeddings", None)
         else:
             texts = _one_or_many(query_texts, "query_texts", str, None)
-            if self._embedding_function is None:
-                raise InvalidArgumentError(
-                    "query_texts: this collection has no embedding_function; pass "
-                    "query_embeddings, or get the collection with embedding_function=..."
-                )
-            array = self._embed(texts, "query_texts", query=True)
-        if array is None or array.shape[0] == 0:
+            for i, text in enumerate(texts):
+                if not isinstance(text, str):
+                    raise InvalidArgumentError(
+                        f"query_texts[{i}]: expected a string, got {type(text).__name__}")
+            if not texts:
+                raise InvalidArgumentError("query_texts: give at least one query text")
+            # A client-side function embeds here; otherwise the server embeds the texts.
+            array = (self._embed(texts, "query_texts", query=True)
+                     if self._embedding_function is not None else None)
+        if array is not None and array.shape[0] == 0:
             raise InvalidArgumentError("query_embeddings: give at least one query vector")
         request = rec_pb.QueryRecordsRequest(
             collection_id=self._model.id,
-            query_embeddings=vectors.encode(array, "query_embeddings"),
             n_results=_count_argument(n_results, "n_results", minimum=1),
         )
+        if array is not None:
+            request.query_embeddings.CopyFrom(vectors.encode(array, "query_embeddings"))
+        else:
+            request.query_texts.extend(texts)
+        queries = array.shape[0] if array is not None else len(texts)
         if ids is not None:
             request.ids.extend(_ids(ids, required=False))
         _set_filters(request, where, where_document)
@@ -242,7 +256,7 @@ class Collection:
         if "data" in include and "uris" not in include:
             include.append("uris")  # chromadb loads data from URIs, so it returns them too
         if ids is not None and not request.ids:  # no ids match nothing
-            results = [common_pb2.RecordBatch() for _ in range(array.shape[0])]
+            results = [common_pb2.RecordBatch() for _ in range(queries)]
         else:
             results = self._client._call(self._client._records.QueryRecords, request, idempotent=True).results
         per_query = [wire.records_from_proto(batch, include) for batch in results]

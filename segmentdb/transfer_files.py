@@ -106,7 +106,8 @@ def parse_vector(value: Any, where: str) -> list:
     if not isinstance(value, list) or not value:
         raise InvalidArgumentError(
             f"{where}: embedding is missing or not a list of numbers; every record needs its "
-            "embedding (this server has no embedding function yet)")
+            "embedding (import does not embed documents: add them with collection.add(documents=...), "
+            "which the server embeds)")
     return value
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from google.protobuf import struct_pb2
 
-from segmentdb import vectors
+from segmentdb import embedding_functions, vectors
 from segmentdb.errors import InternalError, InvalidArgumentError
 from segmentdb.v1 import collection_pb2, common_pb2
 
@@ -359,14 +359,17 @@ _HNSW_INT_KEYS = ("max_neighbors", "ef_construction", "ef_search", "num_threads"
                   "sync_threshold", "batch_size")
 _HNSW_ALIASES = {"M": "max_neighbors"}
 _HNSW_KEYS = ("space", *_HNSW_INT_KEYS, "resize_factor")
-# chromadb puts these next to "hnsw"; None for them means "not used" and is accepted.
-_IGNORED_TOP_LEVEL = ("spann", "embedding_function")
+# chromadb puts this next to "hnsw"; None for it means "not used" and is accepted.
+_IGNORED_TOP_LEVEL = ("spann",)
 
 
 def configuration_to_proto(configuration: Mapping[str, Any] | None) -> collection_pb2.CollectionConfiguration:
     """`{"hnsw": {"space": "cosine", "ef_search": 50}}` as a CollectionConfiguration.
 
     Keys left out stay unset (server default on create, unchanged on modify).
+    `embedding_function` is Chroma 1.x's JSON dict (`{"type": "known", "name": "default"}`
+    or `{"type": "legacy"}`); a callable there is a client-side function, which the client
+    handles (segmentdb.client) and which is not sent.
     """
     out = collection_pb2.CollectionConfiguration()
     if configuration is None:
@@ -380,11 +383,16 @@ def configuration_to_proto(configuration: Mapping[str, Any] | None) -> collectio
         if key == "hnsw":
             if value is not None:
                 _hnsw_to_proto(value, out.hnsw)
+        elif key == "embedding_function":
+            if value is not None and not callable(value):
+                out.embedding_function.CopyFrom(
+                    embedding_functions.message_from_dict(value, "configuration.embedding_function"))
         elif key in _IGNORED_TOP_LEVEL:
             if value is not None and key == "spann":
                 raise InvalidArgumentError("configuration.spann: segmentdb only has HNSW indexes; use 'hnsw'")
         else:
-            raise InvalidArgumentError(f"configuration: unknown key {key!r}; expected 'hnsw'")
+            raise InvalidArgumentError(
+                f"configuration: unknown key {key!r}; expected 'hnsw' or 'embedding_function'")
     return out
 
 
@@ -422,7 +430,12 @@ def configuration_from_proto(configuration: collection_pb2.CollectionConfigurati
         if proto.HasField(key):
             value = getattr(proto, key)
             hnsw[key] = _SPACE_NAMES.get(value) if key == "space" else value
-    return {"hnsw": hnsw}
+    out: dict[str, Any] = {"hnsw": hnsw}
+    if configuration.HasField("embedding_function"):
+        # Absent for collections created before functions were recorded (they have none).
+        out["embedding_function"] = embedding_functions.dict_from_message(
+            configuration.embedding_function)
+    return out
 
 
 # ---------------------------------------------------------------- records

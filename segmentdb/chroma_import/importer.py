@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from segmentdb import atomic_install
+from segmentdb import atomic_install, embedding_functions
 from segmentdb.chroma_import import ChromaFormatError, hnsw_files, hnsw_settings, replay, safe_pickle
 from segmentdb.chroma_import.chroma_sqlite import ChromaCollection, ChromaSqlite
 from segmentdb.chroma_import.writer import SegmentdbWriter
@@ -116,7 +116,8 @@ def _import_collection(chroma: ChromaSqlite, source: Path, collection: ChromaCol
                                 f"dimensions {sorted(dimensions)}")
     dimension = dimensions.pop() if dimensions else None
     writer.collection(collection.tenant, collection.database, collection.name, collection.id,
-                      collection.metadata, config, dimension)
+                      collection.metadata, config, dimension,
+                      embedding_functions.from_chroma_config(collection.config_json))
     writer.records(collection.name, collection.id, result.records, on_records)
     return CollectionReport(
         collection.tenant, collection.database, collection.name, collection.id,

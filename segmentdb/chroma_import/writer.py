@@ -63,14 +63,15 @@ class SegmentdbWriter:
             self._scopes.add((tenant, database))
 
     def collection(self, tenant: str, database: str, name: str, collection_id: str,
-                   metadata: dict | None, hnsw: dict, dimension: int | None) -> None:
+                   metadata: dict | None, hnsw: dict, dimension: int | None,
+                   embedding_function: dict | None = None) -> None:
         where = f"collection {tenant}/{database}/{name}"
         _checked(where, lambda: validation.collection_name(name))
         _checked(f"{where} metadata", lambda: validation.metadata(
             wire.metadata_to_proto(metadata, "metadata"), "metadata", allow_null=False))
         self.scope(tenant, database)
         self.store.write(store_collections.create_collection, tenant, database, name,
-                         metadata, hnsw, False, collection_id)
+                         metadata, hnsw, False, collection_id, embedding_function)
         if dimension:
             self.store.write(store_collections.set_dimension, collection_id, dimension)
 

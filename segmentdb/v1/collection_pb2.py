@@ -25,19 +25,23 @@ _sym_db = _symbol_database.Default()
 from segmentdb.v1 import common_pb2 as segmentdb_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dsegmentdb/v1/collection.proto\x12\x0csegmentdb.v1\x1a\x19segmentdb/v1/common.proto\"\xfc\x02\n\x11HnswConfiguration\x12\'\n\x05space\x18\x01 \x01(\x0e\x32\x13.segmentdb.v1.SpaceH\x00\x88\x01\x01\x12\x1a\n\rmax_neighbors\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x1c\n\x0f\x65\x66_construction\x18\x03 \x01(\rH\x02\x88\x01\x01\x12\x16\n\tef_search\x18\x04 \x01(\rH\x03\x88\x01\x01\x12\x18\n\x0bnum_threads\x18\x05 \x01(\rH\x04\x88\x01\x01\x12\x1a\n\rresize_factor\x18\x06 \x01(\x01H\x05\x88\x01\x01\x12\x1b\n\x0esync_threshold\x18\x07 \x01(\rH\x06\x88\x01\x01\x12\x17\n\nbatch_size\x18\x08 \x01(\rH\x07\x88\x01\x01\x42\x08\n\x06_spaceB\x10\n\x0e_max_neighborsB\x12\n\x10_ef_constructionB\x0c\n\n_ef_searchB\x0e\n\x0c_num_threadsB\x10\n\x0e_resize_factorB\x11\n\x0f_sync_thresholdB\r\n\x0b_batch_size\"H\n\x17\x43ollectionConfiguration\x12-\n\x04hnsw\x18\x01 \x01(\x0b\x32\x1f.segmentdb.v1.HnswConfiguration\"\xd6\x01\n\nCollection\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x04 \x01(\t\x12(\n\x08metadata\x18\x05 \x01(\x0b\x32\x16.segmentdb.v1.Metadata\x12<\n\rconfiguration\x18\x06 \x01(\x0b\x32%.segmentdb.v1.CollectionConfiguration\x12\x16\n\tdimension\x18\x07 \x01(\rH\x00\x88\x01\x01\x42\x0c\n\n_dimension*L\n\x05Space\x12\x15\n\x11SPACE_UNSPECIFIED\x10\x00\x12\x0c\n\x08SPACE_L2\x10\x01\x12\x0c\n\x08SPACE_IP\x10\x02\x12\x10\n\x0cSPACE_COSINE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dsegmentdb/v1/collection.proto\x12\x0csegmentdb.v1\x1a\x19segmentdb/v1/common.proto\"\xfc\x02\n\x11HnswConfiguration\x12\'\n\x05space\x18\x01 \x01(\x0e\x32\x13.segmentdb.v1.SpaceH\x00\x88\x01\x01\x12\x1a\n\rmax_neighbors\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x1c\n\x0f\x65\x66_construction\x18\x03 \x01(\rH\x02\x88\x01\x01\x12\x16\n\tef_search\x18\x04 \x01(\rH\x03\x88\x01\x01\x12\x18\n\x0bnum_threads\x18\x05 \x01(\rH\x04\x88\x01\x01\x12\x1a\n\rresize_factor\x18\x06 \x01(\x01H\x05\x88\x01\x01\x12\x1b\n\x0esync_threshold\x18\x07 \x01(\rH\x06\x88\x01\x01\x12\x17\n\nbatch_size\x18\x08 \x01(\rH\x07\x88\x01\x01\x42\x08\n\x06_spaceB\x10\n\x0e_max_neighborsB\x12\n\x10_ef_constructionB\x0c\n\n_ef_searchB\x0e\n\x0c_num_threadsB\x10\n\x0e_resize_factorB\x11\n\x0f_sync_thresholdB\r\n\x0b_batch_size\"v\n\x1e\x45mbeddingFunctionConfiguration\x12\x31\n\x04type\x18\x01 \x01(\x0e\x32#.segmentdb.v1.EmbeddingFunctionType\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x03 \x01(\t\"\x92\x01\n\x17\x43ollectionConfiguration\x12-\n\x04hnsw\x18\x01 \x01(\x0b\x32\x1f.segmentdb.v1.HnswConfiguration\x12H\n\x12\x65mbedding_function\x18\x02 \x01(\x0b\x32,.segmentdb.v1.EmbeddingFunctionConfiguration\"\xd6\x01\n\nCollection\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x04 \x01(\t\x12(\n\x08metadata\x18\x05 \x01(\x0b\x32\x16.segmentdb.v1.Metadata\x12<\n\rconfiguration\x18\x06 \x01(\x0b\x32%.segmentdb.v1.CollectionConfiguration\x12\x16\n\tdimension\x18\x07 \x01(\rH\x00\x88\x01\x01\x42\x0c\n\n_dimension*L\n\x05Space\x12\x15\n\x11SPACE_UNSPECIFIED\x10\x00\x12\x0c\n\x08SPACE_L2\x10\x01\x12\x0c\n\x08SPACE_IP\x10\x02\x12\x10\n\x0cSPACE_COSINE\x10\x03*\x87\x01\n\x15\x45mbeddingFunctionType\x12\'\n#EMBEDDING_FUNCTION_TYPE_UNSPECIFIED\x10\x00\x12!\n\x1d\x45MBEDDING_FUNCTION_TYPE_KNOWN\x10\x01\x12\"\n\x1e\x45MBEDDING_FUNCTION_TYPE_LEGACY\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'segmentdb.v1.collection_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SPACE']._serialized_start=748
-  _globals['_SPACE']._serialized_end=824
+  _globals['_SPACE']._serialized_start=943
+  _globals['_SPACE']._serialized_end=1019
+  _globals['_EMBEDDINGFUNCTIONTYPE']._serialized_start=1022
+  _globals['_EMBEDDINGFUNCTIONTYPE']._serialized_end=1157
   _globals['_HNSWCONFIGURATION']._serialized_start=75
   _globals['_HNSWCONFIGURATION']._serialized_end=455
-  _globals['_COLLECTIONCONFIGURATION']._serialized_start=457
-  _globals['_COLLECTIONCONFIGURATION']._serialized_end=529
-  _globals['_COLLECTION']._serialized_start=532
-  _globals['_COLLECTION']._serialized_end=746
+  _globals['_EMBEDDINGFUNCTIONCONFIGURATION']._serialized_start=457
+  _globals['_EMBEDDINGFUNCTIONCONFIGURATION']._serialized_end=575
+  _globals['_COLLECTIONCONFIGURATION']._serialized_start=578
+  _globals['_COLLECTIONCONFIGURATION']._serialized_end=724
+  _globals['_COLLECTION']._serialized_start=727
+  _globals['_COLLECTION']._serialized_end=941
 # @@protoc_insertion_point(module_scope)

@@ -13,10 +13,19 @@ class Space(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SPACE_L2: _ClassVar[Space]
     SPACE_IP: _ClassVar[Space]
     SPACE_COSINE: _ClassVar[Space]
+
+class EmbeddingFunctionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EMBEDDING_FUNCTION_TYPE_UNSPECIFIED: _ClassVar[EmbeddingFunctionType]
+    EMBEDDING_FUNCTION_TYPE_KNOWN: _ClassVar[EmbeddingFunctionType]
+    EMBEDDING_FUNCTION_TYPE_LEGACY: _ClassVar[EmbeddingFunctionType]
 SPACE_UNSPECIFIED: Space
 SPACE_L2: Space
 SPACE_IP: Space
 SPACE_COSINE: Space
+EMBEDDING_FUNCTION_TYPE_UNSPECIFIED: EmbeddingFunctionType
+EMBEDDING_FUNCTION_TYPE_KNOWN: EmbeddingFunctionType
+EMBEDDING_FUNCTION_TYPE_LEGACY: EmbeddingFunctionType
 
 class HnswConfiguration(_message.Message):
     __slots__ = ("space", "max_neighbors", "ef_construction", "ef_search", "num_threads", "resize_factor", "sync_threshold", "batch_size")
@@ -38,11 +47,23 @@ class HnswConfiguration(_message.Message):
     batch_size: int
     def __init__(self, space: _Optional[_Union[Space, str]] = ..., max_neighbors: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., num_threads: _Optional[int] = ..., resize_factor: _Optional[float] = ..., sync_threshold: _Optional[int] = ..., batch_size: _Optional[int] = ...) -> None: ...
 
+class EmbeddingFunctionConfiguration(_message.Message):
+    __slots__ = ("type", "name", "config_json")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    type: EmbeddingFunctionType
+    name: str
+    config_json: str
+    def __init__(self, type: _Optional[_Union[EmbeddingFunctionType, str]] = ..., name: _Optional[str] = ..., config_json: _Optional[str] = ...) -> None: ...
+
 class CollectionConfiguration(_message.Message):
-    __slots__ = ("hnsw",)
+    __slots__ = ("hnsw", "embedding_function")
     HNSW_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_FUNCTION_FIELD_NUMBER: _ClassVar[int]
     hnsw: HnswConfiguration
-    def __init__(self, hnsw: _Optional[_Union[HnswConfiguration, _Mapping]] = ...) -> None: ...
+    embedding_function: EmbeddingFunctionConfiguration
+    def __init__(self, hnsw: _Optional[_Union[HnswConfiguration, _Mapping]] = ..., embedding_function: _Optional[_Union[EmbeddingFunctionConfiguration, _Mapping]] = ...) -> None: ...
 
 class Collection(_message.Message):
     __slots__ = ("id", "name", "tenant", "database", "metadata", "configuration", "dimension")

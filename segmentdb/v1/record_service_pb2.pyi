@@ -120,7 +120,7 @@ class GetRecordsResponse(_message.Message):
     def __init__(self, records: _Optional[_Union[_common_pb2.RecordBatch, _Mapping]] = ...) -> None: ...
 
 class QueryRecordsRequest(_message.Message):
-    __slots__ = ("collection_id", "query_embeddings", "n_results", "where", "where_document", "include", "ids")
+    __slots__ = ("collection_id", "query_embeddings", "n_results", "where", "where_document", "include", "ids", "query_texts")
     COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
     QUERY_EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
     N_RESULTS_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +128,7 @@ class QueryRecordsRequest(_message.Message):
     WHERE_DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
+    QUERY_TEXTS_FIELD_NUMBER: _ClassVar[int]
     collection_id: str
     query_embeddings: _common_pb2.VectorBatch
     n_results: int
@@ -135,7 +136,8 @@ class QueryRecordsRequest(_message.Message):
     where_document: _common_pb2.WhereDocument
     include: _common_pb2.Include
     ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, collection_id: _Optional[str] = ..., query_embeddings: _Optional[_Union[_common_pb2.VectorBatch, _Mapping]] = ..., n_results: _Optional[int] = ..., where: _Optional[_Union[_common_pb2.Where, _Mapping]] = ..., where_document: _Optional[_Union[_common_pb2.WhereDocument, _Mapping]] = ..., include: _Optional[_Union[_common_pb2.Include, _Mapping]] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    query_texts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, collection_id: _Optional[str] = ..., query_embeddings: _Optional[_Union[_common_pb2.VectorBatch, _Mapping]] = ..., n_results: _Optional[int] = ..., where: _Optional[_Union[_common_pb2.Where, _Mapping]] = ..., where_document: _Optional[_Union[_common_pb2.WhereDocument, _Mapping]] = ..., include: _Optional[_Union[_common_pb2.Include, _Mapping]] = ..., ids: _Optional[_Iterable[str]] = ..., query_texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class QueryRecordsResponse(_message.Message):
     __slots__ = ("results",)

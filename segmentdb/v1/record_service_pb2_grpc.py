@@ -28,6 +28,10 @@ if _version_not_supported:
 class RecordServiceStub:
     """Records of one collection, addressed by collection id. A write is acknowledged
     once committed to SQLite; any query sent after the reply sees it.
+    Writes without embeddings (documents only) and queries with query_texts are embedded
+    by the gateway with the collection's embedding function: FAILED_PRECONDITION when it
+    has none (legacy) or when the server lacks the embeddings extra
+    (pip install 'segmentdb[embeddings]'); UNAVAILABLE when the embedding process died.
     """
 
     def __init__(self, channel):
@@ -76,6 +80,10 @@ class RecordServiceStub:
 class RecordServiceServicer:
     """Records of one collection, addressed by collection id. A write is acknowledged
     once committed to SQLite; any query sent after the reply sees it.
+    Writes without embeddings (documents only) and queries with query_texts are embedded
+    by the gateway with the collection's embedding function: FAILED_PRECONDITION when it
+    has none (legacy) or when the server lacks the embeddings extra
+    (pip install 'segmentdb[embeddings]'); UNAVAILABLE when the embedding process died.
     """
 
     def AddRecords(self, request, context):
@@ -180,6 +188,10 @@ def add_RecordServiceServicer_to_server(servicer, server):
 class RecordService:
     """Records of one collection, addressed by collection id. A write is acknowledged
     once committed to SQLite; any query sent after the reply sees it.
+    Writes without embeddings (documents only) and queries with query_texts are embedded
+    by the gateway with the collection's embedding function: FAILED_PRECONDITION when it
+    has none (legacy) or when the server lacks the embeddings extra
+    (pip install 'segmentdb[embeddings]'); UNAVAILABLE when the embedding process died.
     """
 
     @staticmethod

@@ -96,6 +96,7 @@ def test_api_doc_grpcurl_examples_run_through_reflection(service, collection_nam
     assert len(examples) >= 9, [e["line"] for e in examples]
     variables: dict[str, str] = {}
     answers: dict[str, dict] = {}
+    calls: list[tuple[str, str, dict]] = []
     with grpc.insecure_channel(service.address) as channel:
         reflection = Reflection(channel)
         for example in examples:
@@ -110,7 +111,8 @@ def test_api_doc_grpcurl_examples_run_through_reflection(service, collection_nam
             if example.get("verb") == "describe":
                 assert reflection.find(example["symbol"]) is not None, example["symbol"]
                 continue
-            body = example["body"].replace('"books"', f'"{collection_name}"')
+            body = example["body"].replace('"books"', f'"{collection_name}"').replace(
+                '"notes"', f'"{collection_name}n"')
             for name, value in variables.items():
                 body = body.replace(f"${name}", value)
             try:
@@ -122,7 +124,9 @@ def test_api_doc_grpcurl_examples_run_through_reflection(service, collection_nam
                 assert err.code().name.replace("_", "").lower() == documented.lower()
                 continue
             assert example["expect"] is None, f"{example['line']}: expected {example['expect']}"
-            answers[example["method"].rsplit("/", 1)[1]] = answer
+            # The first answer of each method; every answer in order.
+            answers.setdefault(example["method"].rsplit("/", 1)[1], answer)
+            calls.append((example["method"].rsplit("/", 1)[1], body, answer))
             if example["capture"]:
                 variables[example["capture"]] = answer["collection"]["id"]
 
@@ -137,3 +141,6 @@ def test_api_doc_grpcurl_examples_run_through_reflection(service, collection_nam
     assert hits["distances"] == [pytest.approx(0.0, abs=1e-6)]
     assert answers["CountRecords"] == {"count": "2"}
     assert "DeleteCollection" in answers
+    # The text example: documents embedded by the server, a query by text finds the cat.
+    [text_query] = [a for m, b, a in calls if m == "QueryRecords" and "queryTexts" in b]
+    assert text_query["results"][0]["ids"] == ["cat"]

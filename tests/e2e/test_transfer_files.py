@@ -224,7 +224,7 @@ def test_cli_errors_are_one_line_with_exit_1(service, tmp_path, make_collection)
                   check=False)
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1
     assert "plain.jsonl line 1: embedding is missing" in refused.stderr
-    assert "no embedding function" in refused.stderr
+    assert "import does not embed" in refused.stderr
 
 
 @pytest.mark.parametrize("suffix", transfer_files.FORMATS)

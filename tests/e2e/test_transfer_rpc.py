@@ -251,7 +251,7 @@ def test_records_without_embeddings_are_refused_naming_the_reason(stub, client, 
     error = _rpc_error(stub.ImportRecords(iter([_start(collection_name), chunk])))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.details().startswith("chunk at offset 0: embeddings: required for import")
-    assert "no embedding function" in error.details()
+    assert "import does not embed" in error.details()
     assert client.get_collection(collection_name).count() == 0
     client.delete_collection(collection_name)
 

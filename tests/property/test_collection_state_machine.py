@@ -55,8 +55,10 @@ class CollectionMachine(RuleBasedStateMachine):
     @initialize(space=st.sampled_from(["l2", "ip", "cosine"]), dim=st.integers(4, 8))
     def create(self, space, dim):
         self.name = f"sm{os.getpid() % 1000}x{next(_names)}"
+        # embedding_function=None (chromadb's idiom): every vector comes from the test, and
+        # an update of documents keeps it, as the model expects.
         self.collection = self.client.create_collection(
-            self.name, configuration={"hnsw": {"space": space}})
+            self.name, configuration={"hnsw": {"space": space}}, embedding_function=None)
         self.model = CollectionModel(space)
         self.dim = dim
 

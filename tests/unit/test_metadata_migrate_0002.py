@@ -9,9 +9,10 @@ import shutil
 import numpy as np
 import pytest
 
-from metadata_worker import collection_config, migrate, store_checkpoints, store_collections
+from metadata_worker import migrate, store_checkpoints, store_collections
 from metadata_worker import store_log, store_records
 from metadata_worker.domain import Include, RecordSelection
+import old_schema
 from metadata_worker.store import DB_FILENAME, Store, connect
 
 V2 = "0002-segment-checkpoints.sql"
@@ -32,8 +33,7 @@ def make_v1_database(data, migrations_v1) -> tuple[str, str, np.ndarray]:
     data.mkdir()
     conn = connect(data / DB_FILENAME)
     assert migrate.apply(conn, migrations_v1) == [1]
-    collection, _ = store_collections.create_collection(
-        conn, "", "", "old", None, collection_config.resolve_create({}, None), False)
+    collection = old_schema.create_collection(conn, "old")
     array = np.random.default_rng(3).random((3, 4), dtype=np.float32)
     conn.execute("UPDATE collections SET dimension = 4 WHERE id = ?", (collection.id,))
     for label, (record_id, row) in enumerate(zip(["a", "b", "c"], array), start=1):

@@ -11,8 +11,9 @@ import pytest
 
 from segmentdb.v1 import common_pb2 as pb
 
-from metadata_worker import collection_config, filters, migrate, store_collections, store_records
+from metadata_worker import filters, migrate, store_records
 from metadata_worker.domain import Include, RecordSelection
+import old_schema
 from metadata_worker.store import DB_FILENAME, Store, connect
 
 
@@ -37,8 +38,7 @@ def make_v2_database(data, migrations) -> dict[str, str]:
     for name, records in (("a", [("a1", "red", 1, ["x", "y"]), ("a2", "blue", 2, None),
                                  ("a3", "red", 3, ["y"]), ("a4", "red", 4, None)]),
                           ("b", [("b1", "red", 1, ["y"]), ("b2", "blue", 5, None)])):
-        collection, _ = store_collections.create_collection(
-            conn, "", "", name, None, collection_config.resolve_create({}, None), False)
+        collection = old_schema.create_collection(conn, name)
         ids[name] = collection.id
         for record_id, colour, n, tags in records:
             label += 1

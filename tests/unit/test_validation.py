@@ -194,8 +194,46 @@ def test_empty_columns_are_fine():
 def test_add_and_upsert_require_embeddings(check, operation):
     request_type = rs.AddRecordsRequest if operation == "add" else rs.UpsertRecordsRequest
     with raises(errors.InvalidArgumentError, "embeddings:", f"required for {operation}",
-                "server-side embeddings"):
+                "a document per id, which the server embeds"):
         check(request_type(collection_id="c", ids=["a"]), LIMIT)
+
+
+@pytest.mark.parametrize("check, request_type", [(validation.check_add, rs.AddRecordsRequest),
+                                                 (validation.check_upsert, rs.UpsertRecordsRequest)])
+def test_documents_without_embeddings_are_to_be_embedded(check, request_type):
+    documents = [common_pb2.OptionalString(value="one"), common_pb2.OptionalString(value="")]
+    assert check(request_type(collection_id="c", ids=["a", "b"], documents=documents), LIMIT)
+    with_vectors = request_type(collection_id="c", ids=["a"], documents=documents[:1],
+                                embeddings=vectors.encode(np.ones((1, 2))))
+    assert not check(with_vectors, LIMIT)
+
+
+def test_documents_to_embed_need_a_value_for_every_id():
+    documents = [common_pb2.OptionalString(value="one"), common_pb2.OptionalString()]
+    with raises(errors.InvalidArgumentError, "documents[1]:", "every id needs one"):
+        validation.check_add(rs.AddRecordsRequest(collection_id="c", ids=["a", "b"],
+                                                  documents=documents), LIMIT)
+
+
+def test_an_import_chunk_is_never_embedded():
+    chunk = rs.AddRecordsRequest(collection_id="c", ids=["a"],
+                                 documents=[common_pb2.OptionalString(value="one")])
+    with raises(errors.InvalidArgumentError, "embeddings:", "import does not embed"):
+        validation.check_import_chunk(chunk, LIMIT)
+
+
+def test_query_by_text_or_by_vector_not_both():
+    by_text = rs.QueryRecordsRequest(collection_id="c", n_results=1, query_texts=["hello"])
+    assert validation.query_texts(by_text, LIMIT)
+    assert not validation.query_texts(rs.QueryRecordsRequest(collection_id="c", n_results=1),
+                                      LIMIT)
+    both = rs.QueryRecordsRequest(collection_id="c", n_results=1, query_texts=["hello"],
+                                  query_embeddings=vectors.encode(np.ones((1, 2))))
+    with raises(errors.InvalidArgumentError, "query_embeddings/query_texts", "not both"):
+        validation.query_texts(both, LIMIT)
+    with raises(errors.InvalidArgumentError, "n_results"):
+        validation.query_texts(rs.QueryRecordsRequest(collection_id="c", query_texts=["x"]),
+                               LIMIT)
 
 
 def test_update_without_embeddings_is_fine():
@@ -375,7 +413,7 @@ def test_query_n_results_at_least_one():
 
 
 def test_query_needs_vectors():
-    with raises(errors.InvalidArgumentError, "query_embeddings:", "server-side embeddings"):
+    with raises(errors.InvalidArgumentError, "query_embeddings:", "or query_texts"):
         validation.check_query(query(query_embeddings=common_pb2.VectorBatch()))
 
 

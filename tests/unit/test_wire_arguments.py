@@ -61,8 +61,7 @@ def test_a_one_dimensional_numpy_vector_is_one_record(offline):
     (dict(ids=[]), InvalidArgumentError, "non-empty list"),
     (dict(ids=["a", "a"], embeddings=[[1], [2]]), DuplicateIDError, "duplicated"),
     (dict(ids=["a", 3], embeddings=[[1], [2]]), InvalidArgumentError, r"ids\[1\]"),
-    (dict(ids=["a"]), InvalidArgumentError, "embeddings are required"),
-    (dict(ids=["a"], documents=["d"]), InvalidArgumentError, "embedding_function"),
+    (dict(ids=["a"]), InvalidArgumentError, "give embeddings=..., or documents=..."),
     (dict(ids=["a", "b"], embeddings=[[1, 2]]), InvalidArgumentError, "1 vectors for 2 ids"),
     (dict(ids=["a"], embeddings=[[1, 2]], documents=["x", "y"]), InvalidArgumentError, "documents: got 2 for 1"),
     (dict(ids=["a"], embeddings=[[1, 2]], metadatas=[{"k": None}]), InvalidArgumentError, "None is only allowed"),
@@ -82,7 +81,8 @@ def test_add_rejects_before_any_call(offline, kwargs, error, message):
     (lambda c: c.get(limit=-1), "limit"),
     (lambda c: c.query(query_embeddings=[[1.0]], n_results=0), "n_results"),
     (lambda c: c.query(), "exactly one of query_embeddings or query_texts"),
-    (lambda c: c.query(query_texts=["x"]), "no embedding_function"),
+    (lambda c: c.query(query_texts=[]), "at least one query text"),
+    (lambda c: c.query(query_texts=["x", 3]), r"query_texts\[1\]: expected a string"),
     (lambda c: c.delete(), "at least one of ids, where or where_document"),
     (lambda c: c.delete(where={"a": {"$regex": "x"}}), r"unknown operator '\$regex'"),
     (lambda c: c.modify(configuration={"hnsw": {"space": "hamming"}}), "unknown space"),
@@ -124,6 +124,23 @@ def test_a_valid_call_does_reach_the_network(offline):
     # The counterpart of the tests above: valid arguments get as far as the (dead) server.
     with pytest.raises(UnavailableError):
         offline.add(ids=["a"], embeddings=[[1.0, 2.0]])
+
+
+@pytest.mark.parametrize("call", [
+    lambda c: c.add(ids=["a"], documents=["only a document"]),
+    lambda c: c.upsert(ids=["a"], documents=["only a document"]),
+    lambda c: c.query(query_texts=["a text"]),
+])
+def test_texts_without_a_client_function_go_to_the_server(offline, call):
+    # Without embedding_function=... the server embeds: the call is sent as it is.
+    with pytest.raises(UnavailableError):
+        call(offline)
+
+
+def test_texts_are_sent_unembedded_without_a_client_function(offline):
+    request = rec_pb.AddRecordsRequest()
+    offline._fill_write(request, "add", ["a"], None, None, ["some text"], None, None)
+    assert not request.embeddings.data and request.documents[0].value == "some text"
 
 
 def test_embedding_function_fills_in_embeddings(offline):
