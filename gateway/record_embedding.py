@@ -30,9 +30,15 @@ class RecordEmbedder:
                 if configuration.HasField("embedding_function") else None)
         function = embedding_functions.function_of(spec)
         if function is None:
-            recorded = ("records no embedding function (it was created before they were "
-                        "recorded)" if spec is None else "has no server-side embedding "
-                        "function (configuration.embedding_function is {'type': 'legacy'})")
+            if spec is None:
+                recorded = ("records no embedding function (it was created before they were "
+                            "recorded)")
+            elif spec.get("type") == embedding_functions.KNOWN:
+                recorded = (f"embeds with {spec.get('name')!r}, a function its clients run "
+                            f"(this server runs {embedding_functions.known_names()})")
+            else:
+                recorded = ("has no server-side embedding function "
+                            "(configuration.embedding_function is {'type': 'legacy'})")
             raise errors.FailedPreconditionError(
                 f"{what}: collection {collection.name!r} {recorded}, so the server cannot "
                 "embed texts for it; send embeddings, or set a function with "

@@ -6,6 +6,7 @@ One channel per client. Every failed call becomes a `segmentdb.errors` class (ke
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -449,21 +450,28 @@ def _unsupported(**arguments: Any) -> None:
 def client_side_spec(function: EmbeddingFunction) -> dict[str, Any]:
     """What a collection created with a client-side function records on the server.
 
-    chromadb records `{"type": "known", "name": f.name(), "config": f.get_config()}`. The
-    server can embed only with functions it runs itself, so: chromadb's own default
-    function (name() == "default": the same all-MiniLM-L6-v2 the server runs) records the
-    default, and any other function records "legacy" (no server-side function) -- a
-    documents-only write from a client without the function then fails clearly instead of
-    mixing another model's vectors into the collection.
+    As chromadb does: `{"type": "known", "name": f.name(), "config": f.get_config()}` for
+    a function that names itself, else "legacy". chromadb's own default (name() ==
+    "default": the same all-MiniLM-L6-v2) is the function the server runs; for any other
+    the server only records it, and a documents-only write from a client without the
+    function fails naming it instead of mixing another model's vectors into the collection.
     """
     name = getattr(function, "name", None)
     try:
         named = name() if callable(name) else None
     except Exception:  # noqa: BLE001 - a third-party function's name() may raise anything
         named = None
+    if not isinstance(named, str) or not named:
+        return embedding_functions.legacy_spec()
     if named in embedding_functions.KNOWN_FUNCTIONS:
         return {"type": "known", "name": named, "config": {}}
-    return embedding_functions.legacy_spec()
+    get_config = getattr(function, "get_config", None)
+    try:
+        config = get_config() if callable(get_config) else {}
+        json.dumps(config)
+    except Exception:  # noqa: BLE001 - a config we cannot record is left out, not fatal
+        config = {}
+    return {"type": "known", "name": named, "config": config if isinstance(config, dict) else {}}
 
 
 def _configured_function(configuration: Optional[Mapping[str, Any]]) -> Optional[EmbeddingFunction]:

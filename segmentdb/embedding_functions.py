@@ -5,7 +5,10 @@ without vectors, in Chroma 1.x's JSON shape so that an HTTP client's configurati
 through verbatim:
 
     {"type": "known", "name": "default", "config": {}}    the server embeds (all-MiniLM-L6-v2)
-    {"type": "legacy"}                                     no server-side function: the client embeds
+    {"type": "known", "name": "openai", "config": {...}}  recorded as given: a function of
+                                                           chromadb's client registry, which
+                                                           the client runs (the server can't)
+    {"type": "legacy"}                                     no function recorded: the client embeds
 
 This module is light (no torch, no numpy): the metadata worker checks names with it, the
 SDK translates with it, and the gateway asks it for a function's facts. The model itself
@@ -26,6 +29,8 @@ KNOWN = "known"
 LEGACY = "legacy"
 DEFAULT_NAME = "default"
 EXTRA_HINT = "pip install 'segmentdb[embeddings]'"
+MAX_NAME_LENGTH = 256
+MAX_CONFIG_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -68,9 +73,11 @@ def known_names() -> str:
 def check(spec: Mapping[str, Any], field: str) -> dict[str, Any]:
     """A recorded spec in its canonical form; INVALID_ARGUMENT naming the field otherwise.
 
-    Unknown names are refused at creation rather than at the first write: a collection
-    that says it embeds with a function the server cannot run would fail every
-    documents-only write later, far from the mistake.
+    Any name is recorded, as Chroma's server does: chromadb clients record the function
+    they embed with ({"type": "known", "name": "openai", "config": {...}}) and read it back
+    to rebuild it. The server runs only KNOWN_FUNCTIONS; a documents-only write or a
+    query_texts to a collection recording another function is FAILED_PRECONDITION naming
+    that function (gateway/record_embedding.py) — never embedded with a different model.
     """
     kind = spec.get("type")
     if kind == LEGACY:
@@ -81,14 +88,23 @@ def check(spec: Mapping[str, Any], field: str) -> dict[str, Any]:
             "server embeds, e.g. {'type': 'known', 'name': 'default'}) or 'legacy' (the "
             "client embeds and sends embeddings)")
     name = spec.get("name")
-    if name not in KNOWN_FUNCTIONS:
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH or "\0" in name:
         raise InvalidArgumentError(
-            f"{field}.name: {name!r} is not an embedding function this server knows; use "
-            f"one of {known_names()}, or 'legacy' and embed in the client")
+            f"{field}.name: expected the function's name, 1-{MAX_NAME_LENGTH} characters "
+            f"without NUL (the server runs {known_names()}), got {str(name)[:80]!r}")
     config = spec.get("config") or {}
     if not isinstance(config, Mapping):
         raise InvalidArgumentError(f"{field}.config: expected a JSON object, got {config!r}")
-    if config:
+    try:
+        encoded = json.dumps(dict(config), sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"{field}.config: not JSON-serializable ({exc}); send plain JSON values") from None
+    if len(encoded.encode()) > MAX_CONFIG_BYTES:
+        raise InvalidArgumentError(
+            f"{field}.config: {len(encoded.encode())} bytes of JSON; at most "
+            f"{MAX_CONFIG_BYTES} are recorded")
+    if name in KNOWN_FUNCTIONS and config:
         # The default function has no parameters (Chroma's get_config() is {}): a parameter
         # we would silently ignore could change what the caller believes is computed.
         raise InvalidArgumentError(
@@ -107,13 +123,12 @@ def function_of(spec: Mapping[str, Any] | None) -> KnownFunction | None:
 def from_chroma_config(config_json: Mapping[str, Any] | None) -> dict[str, Any]:
     """What a collection imported from a Chroma folder records (segmentdb import-chroma).
 
-    Chroma 1.x's configuration names its function: a known one this server runs is kept;
-    anything else (legacy, a function only Chroma's client has, or a 0.5 folder that
-    recorded nothing) becomes legacy: the records' vectors came from the client, and
-    embedding new texts with another model would mix two vector spaces.
+    Chroma 1.x's configuration names its function and is kept as it is (the server embeds
+    only for the ones it runs; for another, texts without vectors are refused naming it);
+    anything unreadable, legacy, or a 0.5 folder that recorded nothing becomes legacy.
     """
     spec = (config_json or {}).get("embedding_function")
-    if isinstance(spec, Mapping) and spec.get("type") == KNOWN and spec.get("name") in KNOWN_FUNCTIONS:
+    if isinstance(spec, Mapping) and spec.get("type") == KNOWN:
         try:
             return check(spec, "configuration.embedding_function")
         except InvalidArgumentError:
@@ -181,7 +196,11 @@ def message_from_dict(spec: Any, field: str) -> collection_pb2.EmbeddingFunction
         if not isinstance(config, Mapping):
             raise InvalidArgumentError(f"{field}.config: expected a dict, got {type(config).__name__}")
         out.name = name
-        out.config_json = json.dumps(dict(config), sort_keys=True)
+        try:
+            out.config_json = json.dumps(dict(config), sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(
+                f"{field}.config: not JSON-serializable ({exc}); send plain JSON values") from None
     return out
 
 

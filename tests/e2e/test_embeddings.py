@@ -113,10 +113,20 @@ def test_a_new_collection_records_the_default_function(client, corpus, make_coll
         "type": "legacy"}
 
 
-def test_an_unknown_function_is_refused_naming_the_known_ones(make_collection):
-    with pytest.raises(errors.InvalidArgumentError, match=r"'openai' is not .* one of 'default'"):
-        make_collection("U", configuration={"embedding_function": {
-            "type": "known", "name": "openai", "config": {}}})
+def test_a_function_only_clients_run_is_recorded_and_texts_for_it_are_refused(
+        client, make_collection):
+    spec = {"type": "known", "name": "openai", "config": {"model_name": "text-embedding-3"}}
+    created = make_collection("U", configuration={"embedding_function": spec})
+    assert client.get_collection(created.name).configuration["embedding_function"] == spec
+    plain = client.get_collection(created.name)  # no client-side function given
+    with pytest.raises(errors.FailedPreconditionError, match=r"embeds with 'openai'.*send embeddings"):
+        plain.add(ids=["a"], documents=["needs openai"])
+    with pytest.raises(errors.FailedPreconditionError, match=r"'openai'"):
+        plain.query(query_texts=["needs openai"], n_results=1)
+    assert plain.count() == 0
+    with pytest.raises(errors.InvalidArgumentError, match="name"):
+        make_collection("N", configuration={"embedding_function": {
+            "type": "known", "name": "", "config": {}}})
     with pytest.raises(errors.InvalidArgumentError, match="takes no parameters"):
         make_collection("P", configuration={"embedding_function": {
             "type": "known", "name": "default", "config": {"model": "x"}}})
@@ -339,8 +349,9 @@ def test_a_client_side_function_wins_over_the_server(client, collection_name):
     function = WordCountFunction()
     try:
         collection = client.create_collection(collection_name, embedding_function=function)
-        # The server cannot run this function: the collection records none of its own.
-        assert collection.configuration["embedding_function"] == {"type": "legacy"}
+        # Recorded as chromadb records it; the server does not run it.
+        assert collection.configuration["embedding_function"] == {
+            "type": "known", "name": "word-count", "config": {}}
         collection.add(ids=["a", "b"], documents=["one two three", "one"])
         assert function.documents == [["one two three", "one"]]
         got = collection.get(include=["embeddings"])["embeddings"]
@@ -349,7 +360,7 @@ def test_a_client_side_function_wins_over_the_server(client, collection_name):
         assert function.queries == [["x y z"]] and hit["ids"] == [["a"]]
         # The same collection from a client without the function: the server refuses texts.
         plain = client.get_collection(collection_name)
-        with pytest.raises(errors.FailedPreconditionError):
+        with pytest.raises(errors.FailedPreconditionError, match="'word-count'"):
             plain.add(ids=["c"], documents=["no vector for me"])
         # A client-side function given on get wins over a server-side default too.
         server_side = client.create_collection(collection_name + "s")

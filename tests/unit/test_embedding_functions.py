@@ -30,7 +30,9 @@ def test_the_default_json_is_chromas():
 
 
 @pytest.mark.parametrize("spec, message", [
-    ({"type": "known", "name": "openai", "config": {}}, "one of 'default'"),
+    ({"type": "known", "name": "", "config": {}}, r"name: expected the function's name"),
+    ({"type": "known", "name": "x" * 257, "config": {}}, "1-256 characters"),
+    ({"type": "known", "name": "openai", "config": {"k": "v" * 70_000}}, "at most 65536"),
     ({"type": "custom"}, "not an embedding function type"),
     ({"type": "known", "name": "default", "config": {"model_name": "x"}}, "takes no parameters"),
 ])
@@ -53,16 +55,25 @@ def test_unspecified_and_bad_config_json_are_refused():
 @pytest.mark.parametrize("chroma_config, recorded", [
     ({"embedding_function": {"type": "known", "name": "default", "config": {}}}, DEFAULT),
     ({"embedding_function": {"type": "known", "name": "openai", "config": {"k": 1}}},
-     {"type": "legacy"}),
+     {"type": "known", "name": "openai", "config": {"k": 1}}),
+    ({"embedding_function": {"type": "known", "name": "", "config": {}}}, {"type": "legacy"}),
     ({"embedding_function": {"type": "legacy"}}, {"type": "legacy"}),
     ({"hnsw": {}}, {"type": "legacy"}),
     (None, {"type": "legacy"}),
 ])
-def test_import_chroma_keeps_only_functions_the_server_runs(chroma_config, recorded):
+def test_import_chroma_keeps_the_function_chroma_recorded(chroma_config, recorded):
     assert ef.from_chroma_config(chroma_config) == recorded
 
 
-def test_a_client_side_function_records_default_only_when_it_is_chromas_default():
+def test_any_named_function_is_recorded_as_chroma_records_it():
+    spec = {"type": "known", "name": "openai", "config": {"model_name": "text-embedding-3"}}
+    assert ef.check(spec, "f") == spec
+    assert ef.from_proto(ef.message_from_dict(spec, "f"), "f") == spec
+    assert ef.function_of(spec) is None  # recorded, not run by the server
+    assert ef.function_of(DEFAULT) is ef.KNOWN_FUNCTIONS["default"]
+
+
+def test_a_client_side_function_records_its_name_and_config():
     class Named:
         def __init__(self, name):
             self._name = name
@@ -74,5 +85,10 @@ def test_a_client_side_function_records_default_only_when_it_is_chromas_default(
             return self._name
 
     assert client_side_spec(Named("default")) == DEFAULT
-    assert client_side_spec(Named("sentence_transformer")) == {"type": "legacy"}
+    assert client_side_spec(Named("sentence_transformer")) == {
+        "type": "known", "name": "sentence_transformer", "config": {}}
+    configured = Named("openai")
+    configured.get_config = lambda: {"model_name": "m"}
+    assert client_side_spec(configured) == {"type": "known", "name": "openai",
+                                            "config": {"model_name": "m"}}
     assert client_side_spec(lambda texts: [[0.0]] * len(texts)) == {"type": "legacy"}
