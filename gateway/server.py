@@ -89,7 +89,7 @@ def build_servers(config: GatewayConfig) -> tuple[serving.Served, WorkerClients,
     tenancy = TenancyServicer(workers)
     collections = CollectionServicer(workers)
     records = RecordServicer(config, workers, embedder)
-    admin = AdminServicer(workers)
+    admin = AdminServicer(workers, allow_reset=config.allow_reset)
 
     def register(server: grpc.Server) -> list[str]:
         system_service_pb2_grpc.add_SystemServiceServicer_to_server(system, server)
