@@ -5,7 +5,8 @@ the public segmentdb.v1 request message, calls the SAME gateway servicer method 
 server calls (in-process, no loopback hop), and translates the response (or the
 segmentdb.errors class it raised) back into Chroma's JSON and HTTP status.
 
-Modules: server (uvicorn on its own thread), app (starlette routes), codec (JSON <-> protos),
-responses (collections and records as Chroma's JSON), http_errors (error class -> status and
-body), call (auth, context adapter, threadpool), observe (metrics + request log).
+Modules: server (uvicorn on its own thread, the starlette app), routes (one handler per
+route), endpoint (what every route shares: body limit, auth, thread pool, errors, metrics,
+request log), context (the servicer-context adapter), codec (JSON -> request messages),
+responses (response messages -> Chroma's JSON), http_errors (error class -> status, body).
 """

@@ -78,7 +78,8 @@ def _column(body: dict, field: str, count: int) -> Optional[list]:
 def embeddings(value: Any, field: str) -> common_pb2.VectorBatch:
     """A JSON array of vectors (arrays of numbers, or base64 float32 strings) as a VectorBatch."""
     if not isinstance(value, list):
-        raise InvalidArgumentError(f"{field}: expected an array of vectors, got {_json_type(value)}")
+        raise InvalidArgumentError(
+            f"{field}: expected an array of vectors, got {_json_type(value)}")
     if not value:
         return common_pb2.VectorBatch()
     rows: list[np.ndarray] = []
@@ -131,10 +132,12 @@ def _metadatas(body: dict, count: int, allow_null: bool) -> Optional[list]:
 
 
 def _no_uris(body: dict) -> None:
+    """Chroma's client sends `uris: null` (or one null per record); records here have none."""
     uris = body.get("uris")
-    if uris is not None and any(u is not None for u in uris if isinstance(uris, list)):
-        raise InvalidArgumentError("uris: not supported (segmentdb records have no URIs); "
-                                   "send embeddings and documents")
+    if uris is None or (isinstance(uris, list) and all(u is None for u in uris)):
+        return
+    raise InvalidArgumentError("uris: not supported (segmentdb records have no URIs); "
+                               "send embeddings and documents")
 
 
 def write_request(kind: str, collection_id: str, body: dict):
@@ -178,7 +181,8 @@ def _count(body: dict, field: str, minimum: int) -> Optional[int]:
     return value
 
 
-def include(body: dict, operation: str, default: tuple[str, ...]) -> list[str]:
+def include(body: dict, default: tuple[str, ...]) -> list[str]:
+    """The include list as given (segmentdb.wire checks the names), or Chroma's default."""
     value = body.get("include")
     if value is None:
         return list(default)
@@ -246,7 +250,8 @@ def _configuration(value: Any, field: str) -> collection_pb2.CollectionConfigura
         raise InvalidArgumentError(exc.message.replace("configuration", field, 1)) from None
 
 
-def create_collection_request(tenant: str, database: str, body: dict) -> coll_pb.CreateCollectionRequest:
+def create_collection_request(tenant: str, database: str,
+                              body: dict) -> coll_pb.CreateCollectionRequest:
     name = body.get("name")
     if not isinstance(name, str):
         raise InvalidArgumentError(f"name: expected the collection's name as a string, got "
@@ -302,7 +307,8 @@ def paging(query_params) -> tuple[int, int]:
         try:
             value = int(raw)
         except ValueError:
-            raise InvalidArgumentError(f"{field}: expected a non-negative integer, got {raw!r}") from None
+            raise InvalidArgumentError(
+                f"{field}: expected a non-negative integer, got {raw!r}") from None
         if value < 0:
             raise InvalidArgumentError(f"{field}: expected a non-negative integer, got {value}")
         out.append(value)

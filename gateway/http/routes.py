@@ -250,7 +250,7 @@ class ChromaRoutes:
 
     async def get(self, call: Call):
         body = codec.body_object(call.body, "get")
-        fields = codec.include(body, "get", codec.DEFAULT_GET_INCLUDE)
+        fields = codec.include(body, codec.DEFAULT_GET_INCLUDE)
         request = codec.get_request(call.path("collection"), body, fields)
         if body.get("ids") is not None and not request.ids:
             await self._count(call)  # still NOT_FOUND for a missing collection
@@ -261,7 +261,7 @@ class ChromaRoutes:
 
     async def query(self, call: Call):
         body = codec.body_object(call.body, "query")
-        fields = codec.include(body, "query", codec.DEFAULT_QUERY_INCLUDE)
+        fields = codec.include(body, codec.DEFAULT_QUERY_INCLUDE)
         request = codec.query_request(call.path("collection"), body, fields)
         if body.get("ids") is not None and not request.ids:
             await self._count(call)
