@@ -169,8 +169,8 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         removed = self._metadata.ResetAll(metadata_service_pb2.ResetAllRequest(),
                                           timeout=timeout_from(context))
         self._workers.drop_segments_everywhere(list(removed.vector_segment_ids))
-        log.warning("reset: deleted every tenant, database and collection (%d collections)",
-                    len(removed.vector_segment_ids))
+        log.info("reset: deleted every tenant, database and collection (%d collections)",
+                 len(removed.vector_segment_ids))
         return admin_service_pb2.ResetResponse(
             deleted_collections=len(removed.vector_segment_ids))
 
