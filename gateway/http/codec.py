@@ -148,12 +148,9 @@ def write_request(kind: str, collection_id: str, body: dict):
     ids = _ids(body, required=True)
     _no_uris(body)
     request.ids.extend(ids)
+    # Whether a write may come without embeddings is the servicer's rule (gateway.validation).
     if body.get("embeddings") is not None:
         request.embeddings.CopyFrom(embeddings(body["embeddings"], "embeddings"))
-    elif kind != "update":
-        raise InvalidArgumentError(
-            f"embeddings: {kind} needs one embedding per id (this server computes none from "
-            "documents); pass embeddings, e.g. from an embedding function on the client")
     documents = _documents(body, len(ids))
     if documents is not None:
         request.documents.extend(documents)
@@ -222,9 +219,10 @@ def get_request(collection_id: str, body: dict, fields: list[str]) -> rec_pb.Get
 
 def query_request(collection_id: str, body: dict, fields: list[str]) -> rec_pb.QueryRecordsRequest:
     if body.get("query_embeddings") is None:
+        # Chroma's server API has no query_texts: its clients embed them before sending.
         raise InvalidArgumentError(
-            "query_embeddings: required (this server embeds no query_texts); pass "
-            "query_embeddings, e.g. from an embedding function on the client")
+            "query_embeddings: required; pass one vector per query (Chroma's clients embed "
+            "query_texts before sending them)")
     request = rec_pb.QueryRecordsRequest(
         collection_id=collection_id,
         query_embeddings=embeddings(body["query_embeddings"], "query_embeddings"))

@@ -20,10 +20,6 @@ _CONFIGURATION_KEYS = ("space", "ef_construction", "ef_search", "max_neighbors",
                        "resize_factor", "sync_threshold")
 
 
-def _hnsw(collection: collection_pb2.Collection) -> dict[str, Any]:
-    return wire.configuration_from_proto(collection.configuration)["hnsw"]
-
-
 def _schema(hnsw: dict[str, Any]) -> dict[str, Any]:
     def index(enabled: bool) -> dict[str, Any]:
         return {"enabled": enabled, "config": {}}
@@ -53,14 +49,17 @@ def _schema(hnsw: dict[str, Any]) -> dict[str, Any]:
 
 
 def collection(proto: collection_pb2.Collection) -> dict[str, Any]:
-    hnsw = _hnsw(proto)
+    configuration = wire.configuration_from_proto(proto.configuration)
+    hnsw = configuration["hnsw"]
     return {
         "id": proto.id,
         "name": proto.name,
         "configuration_json": {
             "hnsw": {key: hnsw.get(key) for key in _CONFIGURATION_KEYS},
             "spann": None,
-            "embedding_function": None,
+            # Chroma 1.x's {"type": "known", "name": ..., "config": {...}} once the
+            # configuration carries one (server-side embeddings, issue 7); null until then.
+            "embedding_function": configuration.get("embedding_function"),
         },
         "schema": _schema(hnsw),
         "metadata": wire.metadata_from_proto(proto.metadata),

@@ -67,7 +67,6 @@ def test_a_write_body_round_trips_through_get(data, rows):
     ({"ids": ["a"], "embeddings": [[1.0], [1.0, 2.0]]}, "embeddings"),
     ({"ids": ["a"], "embeddings": [[1.0]], "documents": ["x", "y"]}, "documents"),
     ({"ids": ["a"], "embeddings": [[1.0]], "uris": ["file:///x"]}, "uris"),
-    ({"ids": ["a"]}, "embeddings"),
 ])
 def test_malformed_json_names_the_field(body, field):
     with pytest.raises(errors.InvalidArgumentError) as raised:
