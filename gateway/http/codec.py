@@ -218,14 +218,18 @@ def get_request(collection_id: str, body: dict, fields: list[str]) -> rec_pb.Get
 
 
 def query_request(collection_id: str, body: dict, fields: list[str]) -> rec_pb.QueryRecordsRequest:
-    if body.get("query_embeddings") is None:
-        # Chroma's server API has no query_texts: its clients embed them before sending.
-        raise InvalidArgumentError(
-            "query_embeddings: required; pass one vector per query (Chroma's clients embed "
-            "query_texts before sending them)")
-    request = rec_pb.QueryRecordsRequest(
-        collection_id=collection_id,
-        query_embeddings=embeddings(body["query_embeddings"], "query_embeddings"))
+    # Chroma's clients embed query texts themselves and send query_embeddings; query_texts
+    # (an extension: the server embeds them with the collection's function) pass through.
+    # "Exactly one of the two" is the servicer's rule.
+    request = rec_pb.QueryRecordsRequest(collection_id=collection_id)
+    if body.get("query_embeddings") is not None:
+        request.query_embeddings.CopyFrom(
+            embeddings(body["query_embeddings"], "query_embeddings"))
+    texts = body.get("query_texts")
+    if texts is not None:
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise InvalidArgumentError("query_texts: expected an array of strings")
+        request.query_texts.extend(texts)
     n_results = _count(body, "n_results", 1)
     request.n_results = 10 if n_results is None else n_results
     ids = _ids(body, required=False)

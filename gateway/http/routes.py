@@ -265,7 +265,7 @@ class ChromaRoutes:
         request = codec.query_request(call.path("collection"), body, fields)
         if body.get("ids") is not None and not request.ids:
             await self._count(call)
-            queries = len(request.query_embeddings.data) // (
+            queries = len(request.query_texts) or len(request.query_embeddings.data) // (
                 4 * max(request.query_embeddings.dimension, 1))
             return responses.query_result([common_pb2.RecordBatch() for _ in range(queries)],
                                           fields)

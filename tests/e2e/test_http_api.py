@@ -323,3 +323,24 @@ def test_kept_alive_connections_answer_without_a_delayed_ack_stall(http):
         assert http.get(V2 + "/heartbeat").status_code == 200
         seconds.append(time.perf_counter() - started)
     assert statistics.median(seconds) < 0.020, seconds
+
+
+def test_server_side_embeddings_over_http(http):
+    """Chroma's configuration.embedding_function is recorded and echoed; documents-only
+    writes and query_texts are embedded by the gateway (the same servicer rule as gRPC)."""
+    known = {"type": "known", "name": "default", "config": {}}
+    created = _collection(http, configuration={"hnsw": None, "spann": None,
+                                               "embedding_function": known})
+    assert created["configuration_json"]["embedding_function"]["name"] == "default"
+    url = f"{DB}/collections/{created['id']}"
+    added = http.post(f"{url}/add", json={"ids": ["cat", "car"],
+                                          "documents": ["a small cat", "a red car"]})
+    assert added.status_code == 201, added.text
+    hits = http.post(f"{url}/query", json={"query_texts": ["kitten"], "n_results": 1,
+                                           "include": ["documents"]}).json()
+    assert hits["ids"] == [["cat"]], hits
+    legacy = _collection(http, configuration={"embedding_function": {"type": "legacy"}})
+    refused = http.post(f"{DB}/collections/{legacy['id']}/add",
+                        json={"ids": ["x"], "documents": ["no function here"]})
+    assert refused.status_code in (400, 412), refused.text
+    assert refused.json()["error"] in ("InvalidArgumentError", "ChromaError")
