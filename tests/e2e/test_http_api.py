@@ -344,3 +344,23 @@ def test_server_side_embeddings_over_http(http):
                         json={"ids": ["x"], "documents": ["no function here"]})
     assert refused.status_code in (400, 412), refused.text
     assert refused.json()["error"] in ("InvalidArgumentError", "ChromaError")
+
+
+@pytest.mark.parametrize("function", [
+    {"type": "known", "name": "default", "config": {}},
+    {"type": "known", "name": "openai",
+     "config": {"model_name": "text-embedding-3-small", "api_key_env_var": "OPENAI_API_KEY"}},
+    {"type": "legacy"},
+])
+def test_chromas_embedding_function_json_round_trips(http, function):
+    created = _collection(http, configuration={"hnsw": None, "spann": None,
+                                               "embedding_function": function})
+    assert created["configuration_json"]["embedding_function"] == function
+    again = http.get(f"{DB}/collections/{created['name']}").json()
+    assert again["configuration_json"]["embedding_function"] == function
+    listed = [c for c in http.get(f"{DB}/collections").json() if c["id"] == created["id"]]
+    assert listed[0]["configuration_json"]["embedding_function"] == function
+    if function.get("name") == "openai":  # a client-side function: the server embeds nothing
+        refused = http.post(f"{DB}/collections/{created['id']}/add",
+                            json={"ids": ["x"], "documents": ["text"]})
+        assert refused.status_code == 412 and "openai" in refused.json()["message"], refused.text
