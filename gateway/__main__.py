@@ -82,6 +82,16 @@ def build_parser(environ: dict[str, str] | None = None) -> argparse.ArgumentPars
     parser.add_argument("--embedding-max-batch", default=defaults["embedding_max_batch"],
                         metavar="N", help="most texts per model batch, from one or several "
                         "requests (env SEGMENTDB_EMBEDDING_MAX_BATCH; default 64)")
+    parser.add_argument("--http-port", default=defaults["http_port"], metavar="PORT",
+                        help="serve Chroma's HTTP API v2 here (default 8000; 0 = off; auto = "
+                        "any free port, written to the port file as http_port); env "
+                        "SEGMENTDB_HTTP_PORT")
+    parser.add_argument("--http-host", default=defaults["http_host"], metavar="HOST",
+                        help="address of the HTTP API (default 127.0.0.1)")
+    parser.add_argument("--allow-reset", action="store_const", const="true",
+                        default=defaults["allow_reset"],
+                        help="let POST /api/v2/reset delete every tenant, database and "
+                        "collection (default: refused); env SEGMENTDB_ALLOW_RESET=true")
     parser.add_argument("--config", metavar="FILE",
                         help="TOML file of settings (env SEGMENTDB_CONFIG)")
     return parser
@@ -120,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
             embedding_processes=args.embedding_processes,
             embedding_threads=args.embedding_threads,
             embedding_max_batch=args.embedding_max_batch,
+            http_port=args.http_port,
+            http_host=args.http_host,
+            allow_reset=args.allow_reset,
         )
     except ValueError as exc:
         parser.error(str(exc))

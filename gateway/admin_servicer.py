@@ -9,6 +9,8 @@
 - Backup relays the metadata worker's StreamSnapshot message by message (nothing is held in
   the gateway), with the caller's deadline; a caller that cancels cancels it downstream.
 - Vacuum compacts every vector segment on its worker, then SQLite (gateway/vacuum.py).
+- Reset (Chroma's, only with --allow-reset) deletes everything in one metadata worker
+  transaction, then drops the deleted collections' segments on every vector worker.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ RELEASE_TIMEOUT_SECONDS = 10.0
 
 
 class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
-    def __init__(self, workers: WorkerClients):
+    def __init__(self, workers: WorkerClients, allow_reset: bool = False):
         self._workers = workers
         self._metadata = workers.metadata
+        self._allow_reset = allow_reset
 
     # ------------------------------------------------------------ statistics
 
@@ -155,6 +158,21 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         return self._metadata.PrepareQuery(
             metadata_service_pb2.PrepareQueryRequest(collection_id=collection_id),
             timeout=timeout_from(context))
+
+    # ------------------------------------------------------------ reset
+
+    def Reset(self, request, context):
+        if not self._allow_reset:
+            raise errors.FailedPreconditionError(
+                "Reset: disabled on this gateway; start it (or segmentdb serve) with "
+                "--allow-reset (env SEGMENTDB_ALLOW_RESET=true) to allow deleting all data")
+        removed = self._metadata.ResetAll(metadata_service_pb2.ResetAllRequest(),
+                                          timeout=timeout_from(context))
+        self._workers.drop_segments_everywhere(list(removed.vector_segment_ids))
+        log.info("reset: deleted every tenant, database and collection (%d collections)",
+                 len(removed.vector_segment_ids))
+        return admin_service_pb2.ResetResponse(
+            deleted_collections=len(removed.vector_segment_ids))
 
     # ------------------------------------------------------------ backup
 

@@ -94,15 +94,27 @@ class AuthInterceptor(grpc.ServerInterceptor):
             return handler
 
         def check(context: grpc.ServicerContext, request) -> None:
-            grant = self._authenticate(context, method)
-            try:
-                self._authorize(grant, method, request, context)
-            except errors.AuthorizationError as exc:
-                log.info("refused %s for token %r: %s", auth_policy.rpc_name(method),
-                         grant.name, exc.message)
-                raise
+            self.check_call(context, method, request)
 
         return call_guard.guard(handler, check, peek_stream=True)
+
+    def check_call(self, context, method: str, request) -> Grant:
+        """Authenticate and authorize one call of `method` (its full gRPC name) carrying
+        `request`; returns the caller's grant or raises AuthenticationError /
+        AuthorizationError. The HTTP API (gateway.http) calls this too, with a context
+        whose invocation_metadata() holds the HTTP request's bearer token."""
+        grant = self._authenticate(context, method)
+        try:
+            self._authorize(grant, method, request, context)
+        except errors.AuthorizationError as exc:
+            log.info("refused %s for token %r: %s", auth_policy.rpc_name(method),
+                     grant.name, exc.message)
+            raise
+        return grant
+
+    def authenticate(self, context, method: str) -> Grant:
+        """Only the authentication half of check_call (who is calling?)."""
+        return self._authenticate(context, method)
 
     def _authenticate(self, context: grpc.ServicerContext, method: str) -> Grant:
         values = [v for k, v in (context.invocation_metadata() or ()) if k == "authorization"]

@@ -104,6 +104,7 @@ RULES: dict[str, Rule] = {
     f"{_S}AdminService/ReindexCollections": Rule(A, _tenant()),
     f"{_S}AdminService/Backup": Rule(A, _everything),
     f"{_S}AdminService/Vacuum": Rule(A, _everything),
+    f"{_S}AdminService/Reset": Rule(A, _everything),
     f"{_S}TransferService/ExportRecords": Rule(R, _collection_id),
     f"{_S}TransferService/ImportRecords": Rule(W, _import_start),
 }

@@ -11,13 +11,16 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
-from segmentdb.config_file import parse_log_format, parse_metrics_port, parse_shutdown_grace
+from segmentdb.config_file import (parse_bool, parse_http_port, parse_log_format,
+                                   parse_metrics_port, parse_shutdown_grace)
 from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
 from segmentdb.tls import InternalClientTls, ServerTls
 from segmentdb.units import parse_size
 
 DEFAULT_PORT = 50051
 DEFAULT_MAX_BATCH_SIZE = 100_000
+# Chroma's HTTP API (gateway.http) listens here by default, Chroma's own default port.
+DEFAULT_HTTP_PORT = 8000
 
 # flag destination -> (environment variable, default when the variable is unset)
 ENVIRONMENT = {
@@ -46,6 +49,10 @@ ENVIRONMENT = {
     "embedding_processes": ("SEGMENTDB_EMBEDDING_PROCESSES", "1"),
     "embedding_threads": ("SEGMENTDB_EMBEDDING_THREADS", "auto"),
     "embedding_max_batch": ("SEGMENTDB_EMBEDDING_MAX_BATCH", "64"),
+    # Chroma's HTTP API v2 (gateway.http): 0 = off, "auto" = any free port.
+    "http_port": ("SEGMENTDB_HTTP_PORT", str(DEFAULT_HTTP_PORT)),
+    "http_host": ("SEGMENTDB_HTTP_HOST", "127.0.0.1"),
+    "allow_reset": ("SEGMENTDB_ALLOW_RESET", "false"),
 }
 # Setting -> environment variable, the shape segmentdb.config_file takes.
 SETTINGS = {dest: var for dest, (var, _default) in ENVIRONMENT.items()}
@@ -82,6 +89,11 @@ class GatewayConfig:
     embedding_processes: int = 1      # model processes of the embedding pool
     embedding_threads: int = 1        # torch threads per model process
     embedding_max_batch: int = 64     # most texts per model batch
+    # Chroma's HTTP API: None = off, 0 = any free port (in the port file as "http_port").
+    http_port: int | None = None
+    http_host: str = "127.0.0.1"
+    # POST /api/v2/reset wipes every tenant, database and collection; refused when False.
+    allow_reset: bool = False
 
     def __post_init__(self) -> None:
         if not self.metadata_address:
@@ -102,6 +114,12 @@ class GatewayConfig:
             raise ValueError("--embedding-threads: must be between 1 and 256 (or auto)")
         if not 1 <= self.embedding_max_batch <= 4096:
             raise ValueError("--embedding-max-batch: must be between 1 and 4096")
+        if self.http_port is not None and not 0 <= self.http_port <= 65535:
+            raise ValueError(f"--http-port: {self.http_port} is not a TCP port (1-65535; 0 = "
+                             "off, auto = any free port)")
+        if self.http_port is not None and self.http_host.startswith("unix:"):
+            raise ValueError("--http-host: the HTTP API listens on TCP only; give an address "
+                             "like 127.0.0.1 or 0.0.0.0")
 
     @classmethod
     def from_strings(
@@ -129,6 +147,9 @@ class GatewayConfig:
         embedding_processes: str | int = 1,
         embedding_threads: str | int = "auto",
         embedding_max_batch: str | int = 64,
+        http_port: str | int | None = None,
+        http_host: str | None = None,
+        allow_reset: str | bool | None = None,
     ) -> "GatewayConfig":
         """Build from flag/environment strings; raises ValueError naming the bad setting."""
         try:
@@ -167,6 +188,9 @@ class GatewayConfig:
                                if str(embedding_threads).strip().lower() == "auto"
                                else _integer(embedding_threads, "--embedding-threads")),
             embedding_max_batch=_integer(embedding_max_batch, "--embedding-max-batch"),
+            http_port=parse_http_port(http_port),
+            http_host=http_host or "127.0.0.1",
+            allow_reset=parse_bool(allow_reset, "--allow-reset"),
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Optional
 
 import grpc
 
@@ -59,6 +60,14 @@ def build_server(config: GatewayConfig) -> tuple[serving.Served, WorkerClients]:
 
     Raises ValueError (naming the flag) for an unusable tokens, TLS or internal token file.
     """
+    served, workers, _api = build_servers(config)
+    return served, workers
+
+
+def build_servers(config: GatewayConfig) -> tuple[serving.Served, WorkerClients,
+                                                  Optional[HttpApi]]:
+    """build_server plus, when --http-port is on, Chroma's HTTP API over the SAME servicer
+    instances and authentication (bound, not yet started: HttpApi.start())."""
     internal_token = (internal_auth.read_token_file(config.internal_token_file)
                       if config.internal_token_file else None)
     tokens = TokenSource(config.auth_tokens_file) if config.auth_tokens_file else None
@@ -71,20 +80,23 @@ def build_server(config: GatewayConfig) -> tuple[serving.Served, WorkerClients]:
                                            config.embedding_threads, config.embedding_max_batch)
     embedder = RecordEmbedder(workers, workers.embedding_pool)
     interceptors = []
+    auth = None
     if tokens is not None:
         tenants = CollectionTenants(metadata_lookup(workers.metadata))
-        interceptors.append(AuthInterceptor(tokens, tenants))
+        auth = AuthInterceptor(tokens, tenants)
+        interceptors.append(auth)
+    system = SystemServicer(config)
+    tenancy = TenancyServicer(workers)
+    collections = CollectionServicer(workers)
+    records = RecordServicer(config, workers, embedder)
+    admin = AdminServicer(workers, allow_reset=config.allow_reset)
 
     def register(server: grpc.Server) -> list[str]:
-        system_service_pb2_grpc.add_SystemServiceServicer_to_server(
-            SystemServicer(config), server)
-        tenancy_service_pb2_grpc.add_TenancyServiceServicer_to_server(
-            TenancyServicer(workers), server)
-        collection_service_pb2_grpc.add_CollectionServiceServicer_to_server(
-            CollectionServicer(workers), server)
-        record_service_pb2_grpc.add_RecordServiceServicer_to_server(
-            RecordServicer(config, workers, embedder), server)
-        admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(workers), server)
+        system_service_pb2_grpc.add_SystemServiceServicer_to_server(system, server)
+        tenancy_service_pb2_grpc.add_TenancyServiceServicer_to_server(tenancy, server)
+        collection_service_pb2_grpc.add_CollectionServiceServicer_to_server(collections, server)
+        record_service_pb2_grpc.add_RecordServiceServicer_to_server(records, server)
+        admin_service_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
         transfer_service_pb2_grpc.add_TransferServiceServicer_to_server(
             TransferServicer(config, workers), server)
         return SERVICE_NAMES
@@ -103,14 +115,43 @@ def build_server(config: GatewayConfig) -> tuple[serving.Served, WorkerClients]:
     except BaseException:
         workers.close()
         raise
-    return served, workers
+    api = None
+    if config.http_port is not None:
+        from gateway.http.routes import Servicers  # starlette only when the API is on
+
+        try:
+            api = HttpApi(config, Servicers(system, tenancy, collections, records, admin),
+                          auth)
+        except OSError as exc:
+            served.server.stop(0)
+            workers.close()
+            raise OSError(f"--http-port: cannot listen on {config.http_host}:"
+                          f"{config.http_port} ({exc.strerror or exc}); pick another port, or "
+                          "--http-port 0 to turn the HTTP API off") from None
+    return served, workers, api
+
+
+class HttpApi:
+    """Chroma's HTTP API v2 (gateway.http), bound at construction."""
+
+    def __init__(self, config: GatewayConfig, servicers, auth: Optional[AuthInterceptor]):
+        from gateway.http import server as http_server
+
+        sock = http_server.bind(config.http_host, config.http_port)
+        app = http_server.build_app(servicers, allow_reset=config.allow_reset,
+                                    max_body_bytes=config.max_message_bytes, auth=auth)
+        self.server = http_server.HttpServer(app, sock, config.tls, config.shutdown_grace)
+        self.port = self.server.port
+
+    def start(self) -> None:
+        self.server.start()
 
 
 def serve(config: GatewayConfig) -> None:
     """Run until SIGTERM/SIGINT: serve, then NOT_SERVING, drain, close channels."""
     serving.configure_logging(config.log_level, config.log_format)
     try:
-        served, workers = build_server(config)
+        served, workers, api = build_servers(config)
     except (OSError, ValueError) as exc:
         log.error("gateway could not start: %s", exc)
         sys.exit(1)
@@ -124,16 +165,34 @@ def serve(config: GatewayConfig) -> None:
         served.server.stop(0)
         workers.close()
         sys.exit(1)
-    log.info("gateway serving on %s:%d (metadata %s, vector workers %s; %s, %s)", config.host,
+    if api is not None:
+        api.start()  # after metrics.enable: its first request is counted
+    log.info("gateway serving on %s:%d (metadata %s, vector workers %s; %s, %s)%s", config.host,
              served.port, config.metadata_address, ",".join(config.vector_worker_addresses),
              "bearer tokens required" if config.auth_tokens_file else "no authentication",
-             _describe_tls(config))
-    if not config.auth_tokens_file and not _loopback(config.host):
-        log.warning("the gateway listens on %s WITHOUT authentication: anyone who reaches the "
-                    "port can read and write every tenant; pass --auth-tokens-file (and "
-                    "--tls-cert/--tls-key)", config.host)
-    serving.write_port_file(config.port_file, served.port, metrics_port)  # last: tests read the log then
-    serving.wait_for_signal(served, on_stop=workers.close, grace=config.shutdown_grace)
+             _describe_tls(config),
+             f"; Chroma HTTP API on http{'s' if config.tls else ''}://{config.http_host}:"
+             f"{api.port}/api/v2" if api is not None else "")
+    for host in ([config.host] + ([config.http_host] if api is not None else [])):
+        if not config.auth_tokens_file and not _loopback(host):
+            log.warning("the gateway listens on %s WITHOUT authentication: anyone who reaches "
+                        "the port can read and write every tenant; pass --auth-tokens-file "
+                        "(and --tls-cert/--tls-key)", host)
+            break
+    extra = {"http_port": api.port} if api is not None else {}
+    # last: tests read the log then
+    serving.write_port_file(config.port_file, served.port, metrics_port, **extra)
+
+    def stop_http() -> None:
+        if api is not None:
+            api.server.stop(config.shutdown_grace + 5)
+
+    def on_stop() -> None:
+        stop_http()
+        workers.close()
+
+    serving.wait_for_signal(served, on_stop=on_stop, grace=config.shutdown_grace,
+                            on_signal=api.server.begin_stop if api is not None else None)
     log.info("gateway stopped")
 
 

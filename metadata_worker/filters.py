@@ -32,6 +32,7 @@ import re
 from segmentdb.errors import InvalidArgumentError
 from segmentdb.v1 import common_pb2
 
+from metadata_worker import regex_dialect
 from metadata_worker.domain import SEGMENT, Condition
 
 Op = common_pb2.ComparisonOperator
@@ -342,7 +343,7 @@ def _document_test(op, pattern: str, where: str) -> Condition:
     if op == DocOp.DOCUMENT_OPERATOR_NOT_CONTAINS:
         return Condition("(e.document IS NULL OR instr(e.document, ?) = 0)", (pattern,))
     try:
-        re.compile(pattern)
+        regex_dialect.compile_pattern(pattern)
     except re.error as exc:
         raise InvalidArgumentError(
             f"{where}: invalid regular expression {pattern!r}: {exc}; use Python re syntax"

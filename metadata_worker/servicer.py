@@ -87,6 +87,10 @@ class MetadataServicer(TransferRpcs, metadata_service_pb2_grpc.MetadataServiceSe
         removed = self.store.write(collections.delete_database, request.tenant, request.name)
         return msvc.DeleteDatabaseResponse(vector_segment_ids=removed)
 
+    def ResetAll(self, request, context):
+        removed = self.store.write(collections.reset_all)
+        return msvc.ResetAllResponse(vector_segment_ids=removed)
+
     # -- collections -------------------------------------------------------------------------
 
     def CreateCollection(self, request, context):

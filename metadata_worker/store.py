@@ -11,10 +11,8 @@ functions taking a connection; callers pass them to `Store.read` / `Store.write`
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -22,7 +20,7 @@ from typing import Callable, Iterator, TypeVar
 
 from segmentdb import errors
 
-from metadata_worker import migrate
+from metadata_worker import migrate, regex_dialect
 # Re-exported: the lock lives in its own module so `segmentdb serve` can check it without
 # importing sqlite3 and grpc.
 from metadata_worker.folder_lock import (  # noqa: F401
@@ -54,16 +52,12 @@ def storage_full_error(exc: BaseException, db_path: Path) -> errors.StorageFullE
     )
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern:
-    return re.compile(pattern)
-
-
 def _regexp(pattern: str | None, text: str | None) -> int | None:
-    # SQLite evaluates `text REGEXP pattern` as regexp(pattern, text).
+    # SQLite evaluates `text REGEXP pattern` as regexp(pattern, text). Python re, plus
+    # Chroma's mid-pattern inline flags (metadata_worker.regex_dialect; cached there).
     if pattern is None or text is None:
         return None
-    return 1 if _compiled(pattern).search(text) else 0
+    return 1 if regex_dialect.compile_pattern(pattern).search(text) else 0
 
 
 WRITER_CACHE_KIB = 128 * 1024

@@ -107,6 +107,19 @@ def delete_database(conn: sqlite3.Connection, tenant: str, name: str) -> list[st
     return removed
 
 
+def reset_all(conn: sqlite3.Connection) -> list[str]:
+    """Chroma's reset: every collection (records, log, segments), every database but
+    default_tenant's default_database and every tenant but default_tenant, in the caller's
+    one transaction. Returns the vector segment ids removed."""
+    removed = []
+    for (collection_id,) in conn.execute("SELECT id FROM collections ORDER BY rowid").fetchall():
+        removed.extend(_delete_collection_rows(conn, collection_id))
+    conn.execute("DELETE FROM databases WHERE NOT (tenant_id = ? AND name = ?)",
+                 (DEFAULT_TENANT, DEFAULT_DATABASE))
+    conn.execute("DELETE FROM tenants WHERE id != ?", (DEFAULT_TENANT,))
+    return removed
+
+
 # -- collections -------------------------------------------------------------------------------
 
 def _from_row(conn: sqlite3.Connection, row) -> Collection:

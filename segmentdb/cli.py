@@ -60,6 +60,8 @@ SERVE_SETTINGS = {
     "log_retention": "SEGMENTDB_LOG_RETENTION", "log_level": "SEGMENTDB_LOG_LEVEL",
     "log_format": "SEGMENTDB_LOG_FORMAT", "metrics_port": "SEGMENTDB_METRICS_PORT",
     "metrics_host": "SEGMENTDB_METRICS_HOST", "shutdown_grace": "SEGMENTDB_SHUTDOWN_GRACE",
+    "http_port": "SEGMENTDB_HTTP_PORT", "http_host": "SEGMENTDB_HTTP_HOST",
+    "allow_reset": "SEGMENTDB_ALLOW_RESET",
 }
 
 
@@ -166,6 +168,14 @@ def _add_serve(commands, env) -> None:
     serve.add_argument("--shutdown-grace", default=env.get("SEGMENTDB_SHUTDOWN_GRACE"),
                        metavar="SECONDS", help="after SIGTERM, how long each child's in-flight "
                        "calls may finish (default 5)")
+    serve.add_argument("--http-port", default=env.get("SEGMENTDB_HTTP_PORT"), metavar="PORT",
+                       help="the gateway serves Chroma's HTTP API v2 here (default 8000; 0 = "
+                       "off; auto = any free port, in --port-file as http_port)")
+    serve.add_argument("--http-host", default=env.get("SEGMENTDB_HTTP_HOST"), metavar="HOST",
+                       help="address of the HTTP API (default 127.0.0.1)")
+    serve.add_argument("--allow-reset", action="store_const", const="true",
+                       default=env.get("SEGMENTDB_ALLOW_RESET"),
+                       help="let POST /api/v2/reset delete all data (default: refused)")
     serve.add_argument("--config", metavar="FILE",
                        help="TOML file of settings (env SEGMENTDB_CONFIG), passed on to children")
     serve.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
@@ -224,10 +234,14 @@ def _run_serve(args: argparse.Namespace) -> int:
     if os.path.exists(args.path) and not os.path.isdir(args.path):
         raise CommandError(f"--path: {args.path!r} exists and is not a folder")
     _check_security_files(args)
-    from segmentdb.config_file import parse_metrics_port, parse_shutdown_grace
+    from segmentdb.config_file import (parse_bool, parse_http_port, parse_metrics_port,
+                                       parse_shutdown_grace)
 
     try:
         metrics_base = parse_metrics_port(args.metrics_port)
+        if args.http_port is not None:
+            parse_http_port(args.http_port)
+        allow_reset = parse_bool(args.allow_reset, "--allow-reset")
         grace = (parse_shutdown_grace(args.shutdown_grace)
                  if args.shutdown_grace is not None else None)
     except ValueError as exc:
@@ -248,6 +262,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         log_format=args.log_format, metrics_port=metrics_base, metrics_host=args.metrics_host,
         # SEGMENTDB_CONFIG, when it names the file, reaches the children by inheritance.
         shutdown_grace=grace, config_file=args.config,
+        http_port=str(args.http_port).strip().lower() if args.http_port is not None else None,
+        http_host=args.http_host or None, allow_reset=allow_reset,
     )
     return serve(config)
 

@@ -171,3 +171,34 @@ def parse_log_format(value: object) -> str:
         raise ValueError(f"--log-format: {value!r} is not text or json "
                          "(env SEGMENTDB_LOG_FORMAT)")
     return fmt
+
+
+def parse_http_port(value: str | int | None) -> int | None:
+    """--http-port: a port, 0 / "off" = no HTTP API (None), "auto" = any free port (0)."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in ("0", "off", ""):
+        return None
+    if text == "auto":
+        return 0
+    try:
+        port = int(text)
+    except ValueError:
+        raise ValueError(f"--http-port: {value!r} is not a port number (0 = off, auto = any "
+                         "free port)") from None
+    if not 0 < port <= 65535:
+        raise ValueError(f"--http-port: {port} is not a TCP port (1-65535; 0 = off, auto = "
+                         "any free port)")
+    return port
+
+
+def parse_bool(value: str | bool | None, flag: str) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{flag}: expected true or false, got {value!r}")

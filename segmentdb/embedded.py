@@ -38,7 +38,9 @@ class EmbeddedService:
         port_file = os.path.join(self._tmp, "port.json")
         argv = [sys.executable, "-m", "segmentdb.cli", "serve", "--path", path, "--port", "0",
                 "--vector-workers", str(vector_workers), "--port-file", port_file,
-                "--log-level", log_level, "--parent-pid", str(os.getpid()), *extra]
+                "--log-level", log_level, "--parent-pid", str(os.getpid()),
+                # A private service: no Chroma HTTP API on a shared port (8000) unless asked.
+                "--http-port", "0", *extra]
         # Its own process group: Ctrl-C in this program must not stop the service under
         # a client that may still be used; close()/atexit stop it instead.
         self.process = subprocess.Popen(argv, start_new_session=True)

@@ -10,20 +10,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Optional
 
 if TYPE_CHECKING:
-    from segmentdb.prometheus_metrics import RpcMetrics
+    from segmentdb.prometheus_metrics import HttpMetrics, RpcMetrics
 
 # The RPC metrics while enabled, else None (read by segmentdb.rpc_observer on every RPC).
 rpc: Optional["RpcMetrics"] = None
+# The gateway's HTTP API request metrics while enabled, else None (gateway.http.endpoint).
+http: Optional["HttpMetrics"] = None
 
 
 def enable(role: str, port: int, host: str,
            register_collectors: Callable[[], None] = lambda: None) -> int:
     """Record metrics from now on, label them with `role`, register the process's own
     collectors, serve them on host:port (0: any free port); returns the bound port."""
-    global rpc
+    global rpc, http
     from segmentdb import prometheus_metrics
 
     prometheus_metrics.describe_process(role)
     register_collectors()
     rpc = prometheus_metrics.RpcMetrics()
+    http = prometheus_metrics.HttpMetrics()
     return prometheus_metrics.serve_metrics(port, host)

@@ -43,6 +43,20 @@ RPC_SECONDS = Histogram(
 )
 RPC_IN_FLIGHT = Gauge("segmentdb_rpc_in_flight", "RPCs being handled right now.",
                       ("grpc_service", "grpc_method"))
+# The gateway's Chroma-compatible HTTP API (gateway.http): `route` is the route template
+# (e.g. /api/v2/tenants/{tenant}/databases/{database}/collections), never the raw path, so
+# the label set stays bounded.
+HTTP_REQUESTS = Counter("segmentdb_http_requests_total",
+                        "HTTP API requests completed, by route template and status.",
+                        ("method", "route", "status"))
+HTTP_SECONDS = Histogram(
+    "segmentdb_http_request_seconds", "Time from an HTTP API request's arrival to its response.",
+    ("method", "route"),
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+             30, 60, 300),
+)
+HTTP_IN_FLIGHT = Gauge("segmentdb_http_requests_in_flight",
+                       "HTTP API requests being handled right now.", ("method", "route"))
 PROCESS_INFO = Info("segmentdb_process", "Which segmentdb process this is.")
 
 
@@ -62,6 +76,20 @@ class RpcMetrics:
         RPC_IN_FLIGHT.labels(service, method).dec()
         RPC_HANDLED.labels(kind, service, method, code).inc()
         RPC_SECONDS.labels(kind, service, method).observe(seconds)
+
+
+class HttpMetrics:
+    """What gateway.http.endpoint records per HTTP request."""
+
+    def started(self, method: str, route: str) -> None:
+        HTTP_IN_FLIGHT.labels(method, route).inc()
+
+    def finished(self, method: str, route: str, status: int, seconds: float,
+                 started: bool = True) -> None:
+        if started:
+            HTTP_IN_FLIGHT.labels(method, route).dec()
+        HTTP_REQUESTS.labels(method, route, str(status)).inc()
+        HTTP_SECONDS.labels(method, route).observe(seconds)
 
 
 class ReadAtScrape(Collector):

@@ -232,8 +232,10 @@ def build_server(
     return served
 
 
-def wait_for_signal(served: Served, on_stop: Callable[[], None], grace: float = 5.0) -> None:
-    """Block until SIGTERM/SIGINT, then: NOT_SERVING, drain, stop, `on_stop()`."""
+def wait_for_signal(served: Served, on_stop: Callable[[], None], grace: float = 5.0,
+                    on_signal: Callable[[], None] | None = None) -> None:
+    """Block until SIGTERM/SIGINT, then: NOT_SERVING, `on_signal()` (e.g. the gateway's HTTP
+    server starts draining, alongside gRPC), drain, stop, `on_stop()`."""
     stop = threading.Event()
 
     def handle(signum, _frame):
@@ -247,6 +249,8 @@ def wait_for_signal(served: Served, on_stop: Callable[[], None], grace: float = 
     # NOT_SERVING first (probes and load balancers stop sending), then stop accepting new
     # RPCs and give in-flight ones `grace` seconds to finish, then persist (on_stop).
     served.shutting_down()
+    if on_signal is not None:
+        on_signal()
     served.server.stop(grace).wait()
     on_stop()
 

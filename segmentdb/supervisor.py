@@ -87,6 +87,11 @@ class ServeConfig:
     config_file: Optional[str] = None
     # Each child's --shutdown-grace when set (their default, 5 s, otherwise).
     shutdown_grace: Optional[float] = None
+    # The gateway's Chroma HTTP API (--http-port as given: None = the gateway's default
+    # 8000, "0" = off, "auto" = any free port), --http-host, --allow-reset.
+    http_port: Optional[str] = None
+    http_host: Optional[str] = None
+    allow_reset: bool = False
 
 
 class StartError(RuntimeError):
@@ -133,6 +138,9 @@ class Child:
     # --metrics-port to pass (0 = any free one; learned from the port file, kept for
     # restarts); None = no metrics endpoint.
     metrics_port: Optional[int] = None
+    # The gateway's --http-port; an "auto" one is learned from the port file and kept for
+    # restarts, like the gRPC port, so clients find the API where it was.
+    http_port: Optional[str] = None
 
     @property
     def address(self) -> str:
@@ -152,6 +160,8 @@ class Child:
                 "--host", self.host, "--port", str(self.port), "--port-file", self.port_file]
         if self.metrics_port is not None:
             argv += ["--metrics-port", str(self.metrics_port)]
+        if self.http_port is not None:
+            argv += ["--http-port", self.http_port]
         self.process = subprocess.Popen(argv, preexec_fn=_child_setup)
         self.started_at = time.monotonic()
 
@@ -168,6 +178,8 @@ class Child:
                 self.port = int(reported["port"])
                 if self.metrics_port is not None and "metrics_port" in reported:
                     self.metrics_port = int(reported["metrics_port"])
+                if "http_port" in reported:
+                    self.http_port = str(reported["http_port"])
                 log.info("%s serving on %s (pid %d)%s", self.name, self.address,
                          self.process.pid, "" if self.metrics_port is None
                          else f", metrics on port {self.metrics_port}")
@@ -320,7 +332,12 @@ class Supervisor:
                             ("--tls-client-ca", cfg.tls_client_ca)):
             if value:
                 gateway_flags += [flag, os.path.abspath(value)]
+        if cfg.http_host:
+            gateway_flags += ["--http-host", cfg.http_host]
+        if cfg.allow_reset:
+            gateway_flags += ["--allow-reset"]
         self.gateway = self._child("gateway", gateway_flags, host=cfg.host, port=cfg.port)
+        self.gateway.http_port = cfg.http_port
         launch(self.gateway)
         if self._sockets:
             for child in self.children():
@@ -409,13 +426,18 @@ def serve(config: ServeConfig) -> int:
     if not supervisor.stopping.is_set():
         assert supervisor.gateway is not None
         ports = supervisor.metrics_ports()
+        extra: dict[str, object] = {}
         if ports:
-            write_port_file(config.port_file, supervisor.gateway.port, metrics_ports=ports)
+            extra["metrics_ports"] = ports
             log.info("metrics: %s", ", ".join(
                 f"{name} http://{config.metrics_host}:{port}/metrics"
                 for name, port in ports.items()))
-        else:
-            write_port_file(config.port_file, supervisor.gateway.port)
+        http_port = supervisor.gateway.http_port
+        if http_port is not None and http_port not in ("0", "off"):
+            extra["http_port"] = int(http_port)
+            log.info("Chroma HTTP API on http://%s:%s/api/v2", config.http_host or "127.0.0.1",
+                     http_port)
+        write_port_file(config.port_file, supervisor.gateway.port, **extra)
         log.info("segmentdb serving on %s:%d (data: %s)", config.host, supervisor.gateway.port,
                  os.path.abspath(config.path))
         supervisor.supervise()

@@ -20,6 +20,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Every gateway would otherwise serve Chroma's HTTP API on port 8000, and several test runs
+# share this machine: processes started by tests inherit "off", and the tests of the HTTP
+# API pass --http-port auto (any free port, read back from the port file).
+os.environ["SEGMENTDB_HTTP_PORT"] = "0"
+
 
 @dataclass
 class RunningService:

@@ -26,41 +26,45 @@ from segmentdb.v1 import admin_pb2 as segmentdb_dot_v1_dot_admin__pb2
 from segmentdb.v1 import backup_pb2 as segmentdb_dot_v1_dot_backup__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n segmentdb/v1/admin_service.proto\x12\x0csegmentdb.v1\x1a\x18segmentdb/v1/admin.proto\x1a\x19segmentdb/v1/backup.proto\"\x11\n\x0fGetStatsRequest\"k\n\x10GetStatsResponse\x12*\n\x07workers\x18\x01 \x03(\x0b\x32\x19.segmentdb.v1.WorkerStats\x12+\n\x07storage\x18\x02 \x01(\x0b\x32\x1a.segmentdb.v1.StorageStats\"-\n\x14PinCollectionRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\"/\n\x15PinCollectionResponse\x12\x16\n\x0eworker_address\x18\x01 \x01(\t\"1\n\x18ReleaseCollectionRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\"\x1b\n\x19ReleaseCollectionResponse\"o\n\x19ReindexCollectionsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x02 \x01(\t\x12\x1c\n\x0f\x63ollection_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\x12\n\x10_collection_name\"t\n\x13ReindexedCollection\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07records\x18\x03 \x01(\x04\x12\x0f\n\x07seconds\x18\x04 \x01(\x01\x12\x16\n\x0eworker_address\x18\x05 \x01(\t\"T\n\x1aReindexCollectionsResponse\x12\x36\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32!.segmentdb.v1.ReindexedCollection\"$\n\rBackupRequest\x12\x13\n\x0b\x63hunk_bytes\x18\x01 \x01(\r\"\xa8\x01\n\x0e\x42\x61\x63kupResponse\x12\x30\n\x08progress\x18\x01 \x01(\x0b\x32\x1c.segmentdb.v1.BackupProgressH\x00\x12\x30\n\x08manifest\x18\x02 \x01(\x0b\x32\x1c.segmentdb.v1.BackupManifestH\x00\x12*\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x19.segmentdb.v1.BackupChunkH\x00\x42\x06\n\x04part\"K\n\rVacuumRequest\x12!\n\x14min_deleted_fraction\x18\x01 \x01(\x01H\x00\x88\x01\x01\x42\x17\n\x15_min_deleted_fraction\"\xca\x01\n\x0fVacuumedSegment\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x12\n\nsegment_id\x18\x02 \x01(\t\x12\x16\n\x0eworker_address\x18\x03 \x01(\t\x12\x12\n\nlive_count\x18\x04 \x01(\x04\x12\x15\n\rdeleted_count\x18\x05 \x01(\x04\x12\x0f\n\x07rebuilt\x18\x06 \x01(\x08\x12\x14\n\x0c\x62ytes_before\x18\x07 \x01(\x04\x12\x13\n\x0b\x62ytes_after\x18\x08 \x01(\x04\x12\r\n\x05\x65rror\x18\t \x01(\t\"\xc0\x02\n\x0eVacuumResponse\x12\x1b\n\x13sqlite_bytes_before\x18\x01 \x01(\x04\x12\x1a\n\x12sqlite_bytes_after\x18\x02 \x01(\x04\x12\x1a\n\x12index_bytes_before\x18\x03 \x01(\x04\x12\x19\n\x11index_bytes_after\x18\x04 \x01(\x04\x12\x14\n\x0c\x62ytes_before\x18\x05 \x01(\x04\x12\x13\n\x0b\x62ytes_after\x18\x06 \x01(\x04\x12\x1a\n\x12log_entries_before\x18\x07 \x01(\x04\x12\x19\n\x11log_entries_after\x18\x08 \x01(\x04\x12/\n\x08segments\x18\t \x03(\x0b\x32\x1d.segmentdb.v1.VacuumedSegment\x12\x1a\n\x12maintenance_run_id\x18\n \x01(\x04\x12\x0f\n\x07seconds\x18\x0b \x01(\x01\x32\x8e\x04\n\x0c\x41\x64minService\x12I\n\x08GetStats\x12\x1d.segmentdb.v1.GetStatsRequest\x1a\x1e.segmentdb.v1.GetStatsResponse\x12X\n\rPinCollection\x12\".segmentdb.v1.PinCollectionRequest\x1a#.segmentdb.v1.PinCollectionResponse\x12\x64\n\x11ReleaseCollection\x12&.segmentdb.v1.ReleaseCollectionRequest\x1a\'.segmentdb.v1.ReleaseCollectionResponse\x12g\n\x12ReindexCollections\x12\'.segmentdb.v1.ReindexCollectionsRequest\x1a(.segmentdb.v1.ReindexCollectionsResponse\x12\x45\n\x06\x42\x61\x63kup\x12\x1b.segmentdb.v1.BackupRequest\x1a\x1c.segmentdb.v1.BackupResponse0\x01\x12\x43\n\x06Vacuum\x12\x1b.segmentdb.v1.VacuumRequest\x1a\x1c.segmentdb.v1.VacuumResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n segmentdb/v1/admin_service.proto\x12\x0csegmentdb.v1\x1a\x18segmentdb/v1/admin.proto\x1a\x19segmentdb/v1/backup.proto\"\x0e\n\x0cResetRequest\",\n\rResetResponse\x12\x1b\n\x13\x64\x65leted_collections\x18\x01 \x01(\r\"\x11\n\x0fGetStatsRequest\"k\n\x10GetStatsResponse\x12*\n\x07workers\x18\x01 \x03(\x0b\x32\x19.segmentdb.v1.WorkerStats\x12+\n\x07storage\x18\x02 \x01(\x0b\x32\x1a.segmentdb.v1.StorageStats\"-\n\x14PinCollectionRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\"/\n\x15PinCollectionResponse\x12\x16\n\x0eworker_address\x18\x01 \x01(\t\"1\n\x18ReleaseCollectionRequest\x12\x15\n\rcollection_id\x18\x01 \x01(\t\"\x1b\n\x19ReleaseCollectionResponse\"o\n\x19ReindexCollectionsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x02 \x01(\t\x12\x1c\n\x0f\x63ollection_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\x12\n\x10_collection_name\"t\n\x13ReindexedCollection\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07records\x18\x03 \x01(\x04\x12\x0f\n\x07seconds\x18\x04 \x01(\x01\x12\x16\n\x0eworker_address\x18\x05 \x01(\t\"T\n\x1aReindexCollectionsResponse\x12\x36\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32!.segmentdb.v1.ReindexedCollection\"$\n\rBackupRequest\x12\x13\n\x0b\x63hunk_bytes\x18\x01 \x01(\r\"\xa8\x01\n\x0e\x42\x61\x63kupResponse\x12\x30\n\x08progress\x18\x01 \x01(\x0b\x32\x1c.segmentdb.v1.BackupProgressH\x00\x12\x30\n\x08manifest\x18\x02 \x01(\x0b\x32\x1c.segmentdb.v1.BackupManifestH\x00\x12*\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x19.segmentdb.v1.BackupChunkH\x00\x42\x06\n\x04part\"K\n\rVacuumRequest\x12!\n\x14min_deleted_fraction\x18\x01 \x01(\x01H\x00\x88\x01\x01\x42\x17\n\x15_min_deleted_fraction\"\xca\x01\n\x0fVacuumedSegment\x12\x15\n\rcollection_id\x18\x01 \x01(\t\x12\x12\n\nsegment_id\x18\x02 \x01(\t\x12\x16\n\x0eworker_address\x18\x03 \x01(\t\x12\x12\n\nlive_count\x18\x04 \x01(\x04\x12\x15\n\rdeleted_count\x18\x05 \x01(\x04\x12\x0f\n\x07rebuilt\x18\x06 \x01(\x08\x12\x14\n\x0c\x62ytes_before\x18\x07 \x01(\x04\x12\x13\n\x0b\x62ytes_after\x18\x08 \x01(\x04\x12\r\n\x05\x65rror\x18\t \x01(\t\"\xc0\x02\n\x0eVacuumResponse\x12\x1b\n\x13sqlite_bytes_before\x18\x01 \x01(\x04\x12\x1a\n\x12sqlite_bytes_after\x18\x02 \x01(\x04\x12\x1a\n\x12index_bytes_before\x18\x03 \x01(\x04\x12\x19\n\x11index_bytes_after\x18\x04 \x01(\x04\x12\x14\n\x0c\x62ytes_before\x18\x05 \x01(\x04\x12\x13\n\x0b\x62ytes_after\x18\x06 \x01(\x04\x12\x1a\n\x12log_entries_before\x18\x07 \x01(\x04\x12\x19\n\x11log_entries_after\x18\x08 \x01(\x04\x12/\n\x08segments\x18\t \x03(\x0b\x32\x1d.segmentdb.v1.VacuumedSegment\x12\x1a\n\x12maintenance_run_id\x18\n \x01(\x04\x12\x0f\n\x07seconds\x18\x0b \x01(\x01\x32\xd0\x04\n\x0c\x41\x64minService\x12I\n\x08GetStats\x12\x1d.segmentdb.v1.GetStatsRequest\x1a\x1e.segmentdb.v1.GetStatsResponse\x12X\n\rPinCollection\x12\".segmentdb.v1.PinCollectionRequest\x1a#.segmentdb.v1.PinCollectionResponse\x12\x64\n\x11ReleaseCollection\x12&.segmentdb.v1.ReleaseCollectionRequest\x1a\'.segmentdb.v1.ReleaseCollectionResponse\x12g\n\x12ReindexCollections\x12\'.segmentdb.v1.ReindexCollectionsRequest\x1a(.segmentdb.v1.ReindexCollectionsResponse\x12\x45\n\x06\x42\x61\x63kup\x12\x1b.segmentdb.v1.BackupRequest\x1a\x1c.segmentdb.v1.BackupResponse0\x01\x12\x43\n\x06Vacuum\x12\x1b.segmentdb.v1.VacuumRequest\x1a\x1c.segmentdb.v1.VacuumResponse\x12@\n\x05Reset\x12\x1a.segmentdb.v1.ResetRequest\x1a\x1b.segmentdb.v1.ResetResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'segmentdb.v1.admin_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETSTATSREQUEST']._serialized_start=103
-  _globals['_GETSTATSREQUEST']._serialized_end=120
-  _globals['_GETSTATSRESPONSE']._serialized_start=122
-  _globals['_GETSTATSRESPONSE']._serialized_end=229
-  _globals['_PINCOLLECTIONREQUEST']._serialized_start=231
-  _globals['_PINCOLLECTIONREQUEST']._serialized_end=276
-  _globals['_PINCOLLECTIONRESPONSE']._serialized_start=278
-  _globals['_PINCOLLECTIONRESPONSE']._serialized_end=325
-  _globals['_RELEASECOLLECTIONREQUEST']._serialized_start=327
-  _globals['_RELEASECOLLECTIONREQUEST']._serialized_end=376
-  _globals['_RELEASECOLLECTIONRESPONSE']._serialized_start=378
-  _globals['_RELEASECOLLECTIONRESPONSE']._serialized_end=405
-  _globals['_REINDEXCOLLECTIONSREQUEST']._serialized_start=407
-  _globals['_REINDEXCOLLECTIONSREQUEST']._serialized_end=518
-  _globals['_REINDEXEDCOLLECTION']._serialized_start=520
-  _globals['_REINDEXEDCOLLECTION']._serialized_end=636
-  _globals['_REINDEXCOLLECTIONSRESPONSE']._serialized_start=638
-  _globals['_REINDEXCOLLECTIONSRESPONSE']._serialized_end=722
-  _globals['_BACKUPREQUEST']._serialized_start=724
-  _globals['_BACKUPREQUEST']._serialized_end=760
-  _globals['_BACKUPRESPONSE']._serialized_start=763
-  _globals['_BACKUPRESPONSE']._serialized_end=931
-  _globals['_VACUUMREQUEST']._serialized_start=933
-  _globals['_VACUUMREQUEST']._serialized_end=1008
-  _globals['_VACUUMEDSEGMENT']._serialized_start=1011
-  _globals['_VACUUMEDSEGMENT']._serialized_end=1213
-  _globals['_VACUUMRESPONSE']._serialized_start=1216
-  _globals['_VACUUMRESPONSE']._serialized_end=1536
-  _globals['_ADMINSERVICE']._serialized_start=1539
-  _globals['_ADMINSERVICE']._serialized_end=2065
+  _globals['_RESETREQUEST']._serialized_start=103
+  _globals['_RESETREQUEST']._serialized_end=117
+  _globals['_RESETRESPONSE']._serialized_start=119
+  _globals['_RESETRESPONSE']._serialized_end=163
+  _globals['_GETSTATSREQUEST']._serialized_start=165
+  _globals['_GETSTATSREQUEST']._serialized_end=182
+  _globals['_GETSTATSRESPONSE']._serialized_start=184
+  _globals['_GETSTATSRESPONSE']._serialized_end=291
+  _globals['_PINCOLLECTIONREQUEST']._serialized_start=293
+  _globals['_PINCOLLECTIONREQUEST']._serialized_end=338
+  _globals['_PINCOLLECTIONRESPONSE']._serialized_start=340
+  _globals['_PINCOLLECTIONRESPONSE']._serialized_end=387
+  _globals['_RELEASECOLLECTIONREQUEST']._serialized_start=389
+  _globals['_RELEASECOLLECTIONREQUEST']._serialized_end=438
+  _globals['_RELEASECOLLECTIONRESPONSE']._serialized_start=440
+  _globals['_RELEASECOLLECTIONRESPONSE']._serialized_end=467
+  _globals['_REINDEXCOLLECTIONSREQUEST']._serialized_start=469
+  _globals['_REINDEXCOLLECTIONSREQUEST']._serialized_end=580
+  _globals['_REINDEXEDCOLLECTION']._serialized_start=582
+  _globals['_REINDEXEDCOLLECTION']._serialized_end=698
+  _globals['_REINDEXCOLLECTIONSRESPONSE']._serialized_start=700
+  _globals['_REINDEXCOLLECTIONSRESPONSE']._serialized_end=784
+  _globals['_BACKUPREQUEST']._serialized_start=786
+  _globals['_BACKUPREQUEST']._serialized_end=822
+  _globals['_BACKUPRESPONSE']._serialized_start=825
+  _globals['_BACKUPRESPONSE']._serialized_end=993
+  _globals['_VACUUMREQUEST']._serialized_start=995
+  _globals['_VACUUMREQUEST']._serialized_end=1070
+  _globals['_VACUUMEDSEGMENT']._serialized_start=1073
+  _globals['_VACUUMEDSEGMENT']._serialized_end=1275
+  _globals['_VACUUMRESPONSE']._serialized_start=1278
+  _globals['_VACUUMRESPONSE']._serialized_end=1598
+  _globals['_ADMINSERVICE']._serialized_start=1601
+  _globals['_ADMINSERVICE']._serialized_end=2193
 # @@protoc_insertion_point(module_scope)

@@ -65,6 +65,11 @@ class AdminServiceStub:
                 request_serializer=segmentdb_dot_v1_dot_admin__service__pb2.VacuumRequest.SerializeToString,
                 response_deserializer=segmentdb_dot_v1_dot_admin__service__pb2.VacuumResponse.FromString,
                 _registered_method=True)
+        self.Reset = channel.unary_unary(
+                '/segmentdb.v1.AdminService/Reset',
+                request_serializer=segmentdb_dot_v1_dot_admin__service__pb2.ResetRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_v1_dot_admin__service__pb2.ResetResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -132,6 +137,17 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Reset(self, request, context):
+        """Chroma's reset: delete every collection of every tenant, every database but
+        default_tenant/default_database and every tenant but default_tenant (all in one
+        transaction), then their index folders. Only when the gateway runs with --allow-reset
+        (else FAILED_PRECONDITION); needs an admin token for every tenant ("*").
+        FAILED_PRECONDITION, PERMISSION_DENIED, UNAVAILABLE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -164,6 +180,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.Vacuum,
                     request_deserializer=segmentdb_dot_v1_dot_admin__service__pb2.VacuumRequest.FromString,
                     response_serializer=segmentdb_dot_v1_dot_admin__service__pb2.VacuumResponse.SerializeToString,
+            ),
+            'Reset': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reset,
+                    request_deserializer=segmentdb_dot_v1_dot_admin__service__pb2.ResetRequest.FromString,
+                    response_serializer=segmentdb_dot_v1_dot_admin__service__pb2.ResetResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -329,6 +350,33 @@ class AdminService:
             '/segmentdb.v1.AdminService/Vacuum',
             segmentdb_dot_v1_dot_admin__service__pb2.VacuumRequest.SerializeToString,
             segmentdb_dot_v1_dot_admin__service__pb2.VacuumResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.v1.AdminService/Reset',
+            segmentdb_dot_v1_dot_admin__service__pb2.ResetRequest.SerializeToString,
+            segmentdb_dot_v1_dot_admin__service__pb2.ResetResponse.FromString,
             options,
             channel_credentials,
             insecure,

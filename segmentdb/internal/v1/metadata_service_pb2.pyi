@@ -29,6 +29,16 @@ class DeleteCollectionResponse(_message.Message):
     vector_segment_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, vector_segment_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class ResetAllRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ResetAllResponse(_message.Message):
+    __slots__ = ("vector_segment_ids",)
+    VECTOR_SEGMENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    vector_segment_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, vector_segment_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class PrepareQueryRequest(_message.Message):
     __slots__ = ("collection_id", "ids", "where", "where_document")
     COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -73,6 +73,11 @@ class MetadataServiceStub:
                 request_serializer=segmentdb_dot_v1_dot_tenancy__service__pb2.DeleteDatabaseRequest.SerializeToString,
                 response_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.DeleteDatabaseResponse.FromString,
                 _registered_method=True)
+        self.ResetAll = channel.unary_unary(
+                '/segmentdb.internal.v1.MetadataService/ResetAll',
+                request_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ResetAllRequest.SerializeToString,
+                response_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ResetAllResponse.FromString,
+                _registered_method=True)
         self.CreateCollection = channel.unary_unary(
                 '/segmentdb.internal.v1.MetadataService/CreateCollection',
                 request_serializer=segmentdb_dot_v1_dot_collection__service__pb2.CreateCollectionRequest.SerializeToString,
@@ -235,6 +240,14 @@ class MetadataServiceServicer:
 
     def DeleteDatabase(self, request, context):
         """Returns the vector segments removed, so the gateway can drop their folders.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetAll(self, request, context):
+        """AdminService.Reset (Chroma's reset): deletes every collection, every database but
+        default_tenant/default_database and every tenant but default_tenant, in one transaction.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -444,6 +457,11 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     servicer.DeleteDatabase,
                     request_deserializer=segmentdb_dot_v1_dot_tenancy__service__pb2.DeleteDatabaseRequest.FromString,
                     response_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.DeleteDatabaseResponse.SerializeToString,
+            ),
+            'ResetAll': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetAll,
+                    request_deserializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ResetAllRequest.FromString,
+                    response_serializer=segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ResetAllResponse.SerializeToString,
             ),
             'CreateCollection': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateCollection,
@@ -733,6 +751,33 @@ class MetadataService:
             '/segmentdb.internal.v1.MetadataService/DeleteDatabase',
             segmentdb_dot_v1_dot_tenancy__service__pb2.DeleteDatabaseRequest.SerializeToString,
             segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.DeleteDatabaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetAll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segmentdb.internal.v1.MetadataService/ResetAll',
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ResetAllRequest.SerializeToString,
+            segmentdb_dot_internal_dot_v1_dot_metadata__service__pb2.ResetAllResponse.FromString,
             options,
             channel_credentials,
             insecure,
