@@ -79,17 +79,23 @@ def collections(chroma_service, corpus):
 
 # ------------------------------------------------------------------- filter strategies
 
+# Operands drawn mostly from the stored values, so $gte/$lte/$eq hit their boundaries.
+_STORED_F = sorted({m["f"] for m in _corpus()[2] if m})
+
+
 def _leaf():
     ints = st.integers(-22, 22)
-    floats = st.floats(-30, 30, allow_nan=False).map(lambda x: round(x, 2))
-    numbers = st.one_of(ints, floats)
+    floats = st.one_of(st.sampled_from(_STORED_F),
+                       st.floats(-30, 30, allow_nan=False).map(lambda x: round(x, 2)))
+    comparisons = st.sampled_from(["$gt", "$gte", "$lt", "$lte", "$eq", "$ne"])
     return st.one_of(
         # the shorthand {key: value} is $eq
         st.builds(lambda v: {"i": v}, ints),
         st.builds(lambda v: {"topic": v}, st.sampled_from(TOPICS)),
         st.builds(lambda v: {"flag": v}, st.booleans()),
-        st.builds(lambda k, op, v: {k: {op: v}}, st.sampled_from(["i", "f"]),
-                  st.sampled_from(["$gt", "$gte", "$lt", "$lte", "$eq", "$ne"]), numbers),
+        st.builds(lambda op, v: {"i": {op: v}}, comparisons, ints),
+        st.builds(lambda op, v: {"f": {op: v}}, comparisons, floats),
+        st.builds(lambda op, v: {"i": {op: v}}, st.sampled_from(["$gt", "$lt"]), floats),
         st.builds(lambda op, v: {"topic": {op: v}}, st.sampled_from(["$eq", "$ne"]),
                   st.sampled_from(TOPICS + ["none-such"])),
         st.builds(lambda op, v: {"flag": {op: v}}, st.sampled_from(["$eq", "$ne"]), st.booleans()),
@@ -117,7 +123,7 @@ where_documents = st.recursive(
     max_leaves=3,
 )
 
-WORKLOAD = settings(max_examples=60, deadline=None,
+WORKLOAD = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
 
