@@ -16,8 +16,8 @@ import pytest
 
 import chroma_property_suite as suite
 
-CAPPED_EXAMPLES = 5
-CAPPED_STEPS = 10
+CAPPED_EXAMPLES = 4
+CAPPED_STEPS = 8
 PRESET = os.environ.get("SEGMENTDB_CHROMA_PRESET", "fast")
 
 
