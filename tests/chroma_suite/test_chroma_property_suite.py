@@ -16,8 +16,8 @@ import pytest
 
 import chroma_property_suite as suite
 
-CAPPED_EXAMPLES = 4
-CAPPED_STEPS = 8
+CAPPED_EXAMPLES = 3
+CAPPED_STEPS = 6
 PRESET = os.environ.get("SEGMENTDB_CHROMA_PRESET", "fast")
 
 
