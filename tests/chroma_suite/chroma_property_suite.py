@@ -65,12 +65,18 @@ class SuiteResult:
         return "\n".join(lines)
 
 
-def deselect_arguments(module: str) -> list[str]:
-    """--deselect options for DESELECTED's ids of one module."""
+def deselect_arguments(module: str, deselected: dict[str, str] | None = None) -> list[str]:
+    """--deselect options for the ids of one module in `deselected` (default DESELECTED).
+
+    pytest matches --deselect as a prefix of each item's node id, which is relative to the
+    rootdir (PROPERTY_DIR, see run_module); every Chroma item id continues with "[" (its
+    fixture parameters, and Chroma's conftest appends "[single-region]" to all), so the "["
+    keeps test_add from also matching test_add_small.
+    """
     arguments = []
-    for test_id in DESELECTED:
+    for test_id in (DESELECTED if deselected is None else deselected):
         if test_id.split("::")[0] == f"{module}.py":
-            arguments += ["--deselect", str(PROPERTY_DIR / test_id)]
+            arguments += ["--deselect", f"{test_id}["]
     return arguments
 
 
@@ -106,8 +112,11 @@ def run_module(module: str, host: str, http_port: int, work_dir: Path,
         budget += ["--chroma-step-count", str(step_count)]
     env = chroma_environment(host, http_port, preset)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+    # rootdir = Chroma's property folder, so node ids read "test_add.py::test_x[...]" (what
+    # DESELECTED and --deselect use); -c /dev/null keeps our pyproject's options out; the
+    # working folder (hypothesis's example database) is work_dir.
     command = [sys.executable, "-m", "pytest", str(PROPERTY_DIR / f"{module}.py"),
-               "--rootdir", str(work_dir), "-c", os.devnull, "-p", "no:cacheprovider",
+               "--rootdir", str(PROPERTY_DIR), "-c", os.devnull, "-p", "no:cacheprovider",
                "-q", "-rfE", "--tb=short", f"--junitxml={junit}",
                *budget, *deselect_arguments(module), *(extra_args or [])]
     started = time.monotonic()
@@ -133,12 +142,14 @@ def _read_junit(path: Path, result: SuiteResult) -> None:
             result.passed.append(name)
 
 
-def collect_ids(module: str, work_dir: Path) -> list[str]:
-    """Every test id of a module, as pytest collects it with the integration fixtures."""
+def collect_ids(module: str, work_dir: Path, deselected: dict[str, str] | None = None) -> list[str]:
+    """Every test id of a module that a run would execute (the integration fixtures, the
+    deselection applied), as "test_add.py::test_x[...]"."""
     work_dir.mkdir(parents=True, exist_ok=True)
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", str(PROPERTY_DIR / f"{module}.py"), "--collect-only",
-         "-q", "--rootdir", str(work_dir), "-c", os.devnull, "-p", "no:cacheprovider"],
+         "-q", "--rootdir", str(PROPERTY_DIR), "-c", os.devnull, "-p", "no:cacheprovider",
+         *deselect_arguments(module, deselected)],
         cwd=work_dir, env=chroma_environment("127.0.0.1", 1), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, timeout=300)
     if completed.returncode != 0:

@@ -39,8 +39,20 @@ def test_every_deselected_id_names_a_chroma_test(tmp_path):
         assert module in suite.MODULES, f"{test_id}: not one of the modules we run"
         collected = suite.collect_ids(module, tmp_path / module)
         name = test_id.split("::", 1)[1]
-        assert any(f"::{name}[" in c or c.endswith(f"::{name}") for c in collected), (
+        assert any(c.startswith(f"{test_id}[") for c in collected), (
             f"{test_id} matches no collected Chroma test; collected: {collected}")
+
+
+def test_a_deselected_id_leaves_the_run_and_nothing_else_does(tmp_path):
+    """The mechanism itself: a --deselect that matched nothing would be silent."""
+    everything = suite.collect_ids("test_collections", tmp_path / "all")
+    fewer = suite.collect_ids("test_collections", tmp_path / "fewer",
+                              {"test_collections.py::test_collections": "example"})
+    assert any(c.startswith("test_collections.py::test_collections[") for c in everything)
+    assert not any(c.startswith("test_collections.py::test_collections[") for c in fewer)
+    assert set(fewer) == {c for c in everything
+                          if not c.startswith("test_collections.py::test_collections[")}
+    assert any(c.startswith("test_collections.py::test_previously_failing_one[") for c in fewer)
 
 
 def test_the_harness_runs_every_module_issue_8_names():
