@@ -88,7 +88,7 @@ def chroma_environment(host: str, http_port: int, preset: str = "fast") -> dict[
         "CHROMA_SERVER_HOST": host,
         "CHROMA_SERVER_HTTP_PORT": str(http_port),
         "PROPERTY_TESTING_PRESET": preset,
-        # The default embedding function would download a model; there is no internet.
+        # Chroma posts anonymous telemetry unless told not to; there is no internet here.
         "ANONYMIZED_TELEMETRY": "False",
     })
     return env
