@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= ./segmentdb_data
 PORT ?= 50051
 
-.PHONY: run test test-slow protos lint-protos breaking-protos install install-dev clean
+.PHONY: run test test-slow test-chroma protos lint-protos breaking-protos install install-dev clean
 
 BUF_VERSION := 1.75.0
 BUF := .buf/node_modules/.bin/buf
@@ -37,6 +37,14 @@ test: install-dev
 
 test-slow: install-dev
 	$(BIN)/python -m pytest -q -m slow
+
+# Chroma's own property tests (the chromadb wheel's) with Chroma's fast preset, plus the stock
+# HttpClient tests, against `segmentdb serve --http-port auto` (docs/chroma-compat.md).
+# CHROMA_PRESET=normal or slow for Chroma's bigger presets.
+CHROMA_PRESET ?= fast
+
+test-chroma: install-dev
+	SEGMENTDB_CHROMA_PRESET=$(CHROMA_PRESET) $(BIN)/python -m pytest -q -m "slow or not slow" tests/chroma_suite
 
 # Regenerate the committed stubs under segmentdb/ from protos/.
 protos: install-dev
