@@ -95,11 +95,7 @@ def check(spec: Mapping[str, Any], field: str) -> dict[str, Any]:
     config = spec.get("config") or {}
     if not isinstance(config, Mapping):
         raise InvalidArgumentError(f"{field}.config: expected a JSON object, got {config!r}")
-    try:
-        encoded = json.dumps(dict(config), sort_keys=True)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(
-            f"{field}.config: not JSON-serializable ({exc}); send plain JSON values") from None
+    encoded = _config_text(config, field)
     if len(encoded.encode()) > MAX_CONFIG_BYTES:
         raise InvalidArgumentError(
             f"{field}.config: {len(encoded.encode())} bytes of JSON; at most "
@@ -158,8 +154,17 @@ def to_proto(spec: Mapping[str, Any]) -> collection_pb2.EmbeddingFunctionConfigu
     out = collection_pb2.EmbeddingFunctionConfiguration(type=_TYPES[spec["type"]])
     if spec["type"] == KNOWN:
         out.name = spec["name"]
-        out.config_json = json.dumps(spec.get("config") or {}, sort_keys=True)
+        out.config_json = _config_text(spec.get("config") or {}, "embedding_function")
     return out
+
+
+def _config_text(config: Mapping[str, Any], field: str) -> str:
+    """A function's config as the canonical JSON text it is recorded and sent as."""
+    try:
+        return json.dumps(dict(config), sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"{field}.config: not JSON-serializable ({exc}); send plain JSON values") from None
 
 
 def _config_object(text: str, field: str) -> dict[str, Any]:
@@ -196,11 +201,7 @@ def message_from_dict(spec: Any, field: str) -> collection_pb2.EmbeddingFunction
         if not isinstance(config, Mapping):
             raise InvalidArgumentError(f"{field}.config: expected a dict, got {type(config).__name__}")
         out.name = name
-        try:
-            out.config_json = json.dumps(dict(config), sort_keys=True)
-        except (TypeError, ValueError) as exc:
-            raise InvalidArgumentError(
-                f"{field}.config: not JSON-serializable ({exc}); send plain JSON values") from None
+        out.config_json = _config_text(config, field)
     return out
 
 
