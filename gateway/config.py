@@ -8,9 +8,10 @@ under the environment by __main__.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
+from gateway.routing import parse_workers
 from segmentdb.config_file import (parse_bool, parse_http_port, parse_log_format,
                                    parse_metrics_port, parse_shutdown_grace)
 from segmentdb.serving import DEFAULT_MAX_MESSAGE_BYTES
@@ -68,6 +69,9 @@ def environment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, 
 class GatewayConfig:
     metadata_address: str
     vector_worker_addresses: tuple[str, ...]
+    # address -> the name rendezvous hashing scores it by (gateway.routing); unnamed
+    # workers are scored by their address.
+    vector_worker_names: Mapping[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     port_file: str | None = None
@@ -102,6 +106,8 @@ class GatewayConfig:
             raise ValueError("--vector-workers: give at least one vector worker HOST:PORT")
         if len(set(self.vector_worker_addresses)) != len(self.vector_worker_addresses):
             raise ValueError("--vector-workers: each address may appear only once")
+        if len(set(self.vector_worker_names.values())) != len(self.vector_worker_names):
+            raise ValueError("--vector-workers: each worker name may appear only once")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"--port: {self.port} is not a TCP port (0-65535; 0 picks a free one)")
         if self.max_message_bytes < 1024:
@@ -164,10 +170,11 @@ class GatewayConfig:
             message_bytes = parse_size(max_message_size)
         except ValueError as exc:
             raise ValueError(f"--max-message-size: {exc}") from None
-        workers = tuple(a.strip() for a in (vector_workers or "").split(",") if a.strip())
+        workers, names = parse_workers(vector_workers or "")
         return cls(
             metadata_address=(metadata or "").strip(),
             vector_worker_addresses=workers,
+            vector_worker_names=names,
             host=host,
             port=port_number,
             port_file=port_file or None,

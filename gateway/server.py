@@ -74,7 +74,8 @@ def build_servers(config: GatewayConfig) -> tuple[serving.Served, WorkerClients,
     credentials = config.tls.credentials() if config.tls else None
     workers = WorkerClients(config.metadata_address, config.vector_worker_addresses,
                             config.max_message_bytes, internal_token=internal_token,
-                            tls=config.internal_tls)
+                            tls=config.internal_tls,
+                            vector_worker_names=config.vector_worker_names)
     # No process starts here: the pool spawns its model processes on the first text.
     workers.embedding_pool = EmbeddingPool(config.embedding_processes,
                                            config.embedding_threads, config.embedding_max_batch)

@@ -20,7 +20,7 @@ again the background prober marks it up and its segments go back to it.
 from __future__ import annotations
 
 import logging
-from typing import Callable, TypeVar
+from typing import Callable, Mapping, TypeVar
 
 import grpc
 from grpc_status import rpc_status
@@ -45,12 +45,6 @@ LIVENESS_PERIOD_SECONDS = 1.0
 # Consecutive unanswered health checks after which a worker with a pending call is hung:
 # with PROBE_TIMEOUT_SECONDS = 1 a hung worker is left after about 3-4 s.
 FAILED_CHECKS_BEFORE_HUNG = 2
-# Reconnect quickly to a restarted worker (gRPC's default back-off grows to 120 s).
-_RECONNECT_OPTIONS = [
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.min_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-]
 
 
 def timeout_from(context: grpc.ServicerContext | None) -> float | None:
@@ -63,14 +57,17 @@ class WorkerClients:
 
     def __init__(self, metadata_address: str, vector_worker_addresses: tuple[str, ...],
                  max_message_bytes: int, internal_token: str | None = None,
-                 tls: InternalClientTls | None = None):
+                 tls: InternalClientTls | None = None,
+                 vector_worker_names: Mapping[str, str] | None = None):
         self.vector_worker_addresses = tuple(vector_worker_addresses)
+        self._names = dict(vector_worker_names or {})  # routing identity (gateway.routing)
         # Every internal call carries the shared internal token (health checks need none).
         # With `tls` every channel, health checks included, is TLS (segmentdb.tls).
         self._metadata_channel = serving.channel(metadata_address, max_message_bytes,
                                                  internal_token=internal_token, tls=tls)
         self.metadata = metadata_service_pb2_grpc.MetadataServiceStub(self._metadata_channel)
-        options = serving.message_options(max_message_bytes) + _RECONNECT_OPTIONS
+        # Reconnect quickly to a restarted worker (serving.RECONNECT_OPTIONS).
+        options = serving.message_options(max_message_bytes) + serving.RECONNECT_OPTIONS
         self._vector_channels = {address: WorkerChannel(address, options, internal_token, tls)
                                  for address in self.vector_worker_addresses}
         # Health checks get channels of their own: a hung worker's call channel is replaced
@@ -91,7 +88,8 @@ class WorkerClients:
 
     def route(self, segment_id: str) -> list[str]:
         """Workers in the order they should serve `segment_id`: rendezvous, up ones first."""
-        return self.health.order(rank_workers(segment_id, self.vector_worker_addresses))
+        return self.health.order(rank_workers(segment_id, self.vector_worker_addresses,
+                                              self._names))
 
     def call_vector(self, segment_id: str, call: Callable[..., T]) -> tuple[str, T]:
         """Run `call(stub)` (a blocking call) on the segment's worker.

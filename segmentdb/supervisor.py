@@ -323,7 +323,10 @@ class Supervisor:
             self.vector_workers.append(worker)
             launch(worker)
         gateway_flags = ["gateway", "--metadata", self.metadata.address,
-                         "--vector-workers", ",".join(w.address for w in self.vector_workers),
+                         # Named: the sockets' temp folder changes every start, the names
+                         # (and so each segment's owner, gateway.routing) do not.
+                         "--vector-workers", ",".join(f"{w.name}={w.address}"
+                                                      for w in self.vector_workers),
                          *self._common()]
         if cfg.max_batch_size:
             gateway_flags += ["--max-batch-size", str(cfg.max_batch_size)]

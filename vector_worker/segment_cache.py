@@ -71,6 +71,10 @@ class SegmentCache:
         self._client = client
         self._segments: "OrderedDict[str, Segment]" = OrderedDict()  # LRU first
         self._last_used: dict[str, float] = {}
+        # Segments a request (search, write hint, pin...) asked for since this process
+        # started: the working set carries only these, and what still waits to be reloaded,
+        # into the next start (vector_worker.working_set).
+        self._requested: set[str] = set()
         self._pinned: set[str] = set()
         self._oversize_warned: set[str] = set()
         self._lock = threading.Lock()  # guards the fields above and `counters`
@@ -98,15 +102,19 @@ class SegmentCache:
         return segment
 
     def warm(self, params: SegmentParams, min_sequence: int | None,
-             timeout: float | None = None) -> bool:
+             timeout: float | None = None, requested: bool = True) -> bool:
         """A write hint (segment_warmer): load the segment if its saved size (an empty index
         if never saved) fits beside the loaded ones, then apply the log to min_sequence and
-        checkpoint as a search would. True if it is loaded.
+        checkpoint as a search would. True if it is loaded. `requested`: False for the
+        working set's own reload (not a use; a write hint is one).
 
         A hint must not push out segments that queries are using, so it does not load what
         would need an eviction; nor is it a use (no hit or miss counted). Once loaded, the
         segment grows like any other (the budget then evicts the least recently used) and
         the log tailer keeps it current."""
+        if requested:
+            with self._lock:
+                self._requested.add(params.segment_id)
         segment = self._cached(params, count=False)
         if segment is None:
             if self.memory_budget > 0:
@@ -214,6 +222,7 @@ class SegmentCache:
                 self._forget(params.segment_id)
                 segment = None
             if count:
+                self._requested.add(params.segment_id)
                 if segment is None:
                     self.counters.misses += 1
                 else:
@@ -523,6 +532,11 @@ class SegmentCache:
         return saved
 
     # ----- facts -----------------------------------------------------------------------
+
+    def requested(self, segment_id: str) -> bool:
+        """Whether a request has asked for this segment since the process started."""
+        with self._lock:
+            return segment_id in self._requested
 
     def loaded_segments(self) -> list[Segment]:
         """The loaded segments, least recently used first (a copy: safe to iterate)."""

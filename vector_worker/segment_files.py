@@ -111,14 +111,20 @@ class _Sha256InBackground:
     cold-start path. The digest is one `update` over a read-only mapping of the whole file:
     hashlib drops the GIL for the whole call, so it runs beside hnswlib's load (which holds
     the GIL) on the other core. Nothing loaded is used before `matches()` says yes.
+
+    The constructor returns only once the thread is about to enter hashlib: started and
+    left alone, the thread could not even open the file until hnswlib's load gave the GIL
+    back, and the two ran one after the other (0.24 s instead of 0.14 s at 100k x 384).
     """
 
     def __init__(self, path: Path):
         self._path = path
         self._digest: str | None = None
         self._error: OSError | None = None
+        self._hashing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="segment-sha256", daemon=True)
         self._thread.start()
+        self._hashing.wait()
 
     def _run(self) -> None:
         try:
@@ -127,9 +133,14 @@ class _Sha256InBackground:
                     self._digest = hashlib.sha256().hexdigest()
                     return
                 with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                    self._digest = hashlib.sha256(mapped).hexdigest()
+                    digest = hashlib.sha256()
+                    self._hashing.set()  # the next line drops the GIL until it is done
+                    digest.update(mapped)
+                    self._digest = digest.hexdigest()
         except OSError as exc:
             self._error = exc
+        finally:
+            self._hashing.set()
 
     def wait(self) -> None:
         self._thread.join()

@@ -26,20 +26,22 @@ WARM_TIMEOUT_SECONDS = 600.0
 class SegmentWarmer:
     def __init__(self, cache: SegmentCache):
         self._cache = cache
-        self._queued: "OrderedDict[str, tuple[SegmentParams, int]]" = OrderedDict()
+        self._queued: "OrderedDict[str, tuple[SegmentParams, int, bool]]" = OrderedDict()
         self._wake = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="segment-warmer", daemon=True)
         self._thread.start()
 
-    def submit(self, params: SegmentParams, min_sequence: int) -> None:
+    def submit(self, params: SegmentParams, min_sequence: int, requested: bool = True) -> None:
+        """Queue a load; `requested` False for the working set's reload (SegmentCache.warm)."""
         with self._wake:
             if self._closed:
                 return
             queued = self._queued.get(params.segment_id)
             if queued is not None:
                 min_sequence = max(min_sequence, queued[1])
-            self._queued[params.segment_id] = (params, min_sequence)
+                requested = requested or queued[2]
+            self._queued[params.segment_id] = (params, min_sequence, requested)
             self._wake.notify()
 
     def pending(self) -> int:
@@ -53,9 +55,10 @@ class SegmentWarmer:
                     self._wake.wait()
                 if self._closed:
                     return
-                _, (params, min_sequence) = self._queued.popitem(last=False)
+                _, (params, min_sequence, requested) = self._queued.popitem(last=False)
             try:
-                loaded = self._cache.warm(params, min_sequence, timeout=WARM_TIMEOUT_SECONDS)
+                loaded = self._cache.warm(params, min_sequence, timeout=WARM_TIMEOUT_SECONDS,
+                                          requested=requested)
                 log.debug("segment %s: write hint %s", params.segment_id,
                           "applied" if loaded else "skipped (would not fit the memory budget)")
             except Exception as exc:  # noqa: BLE001 - a hint never fails a caller

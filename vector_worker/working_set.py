@@ -2,12 +2,13 @@
 
 Segments load lazily, so after a restart (a deploy, a crash) the first query on each hot
 collection waited for its load — 0.5 s for 100k x 384, more for larger ones. A worker with a
-stable name (`--name`; serve passes vector-worker-N) writes the parameters of its loaded
-segments, most recently used first, to `<data>/index/.working-set-<name>.json` whenever that
+stable name (`--name`; serve passes vector-worker-N) writes the parameters of the loaded
+segments that requests used, most recently used first, to `<data>/index/.working-set-<name>.json` whenever that
 set changes (checked by the log tailer's tick) and at shutdown; as soon as it serves
 it hands them to the write-hint warmer (segment_warmer), which loads
-each in the background only if it fits beside those already loaded without evicting anything. A collection deleted meanwhile is
-skipped (the metadata worker no longer knows it). The file is a hint: missing or unreadable,
+each in the background only if it fits beside those already loaded without evicting anything.
+A collection deleted meanwhile (the metadata worker no longer knows it) is dropped, folder
+and all, once the metadata worker answers. The file is a hint: missing or unreadable,
 the worker simply starts cold.
 """
 
@@ -67,9 +68,14 @@ class WorkingSet:
             return []
 
     def record(self) -> bool:
-        """Write the loaded segments (most recently used first, then those still waiting to
-        be reloaded) if that changed; True if written. Atomic (temp file + rename)."""
-        loaded = [segment.params for segment in reversed(self._cache.loaded_segments())]
+        """Write the loaded segments that a request asked for in this run (most recently
+        used first, then those still waiting to be reloaded) if that changed; True if
+        written. Atomic (temp file + rename).
+
+        A segment this worker only reloaded is left out: a copy nobody asks for (a failover
+        fallback's, after the owner came back) is reloaded by one restart, not by all."""
+        loaded = [segment.params for segment in reversed(self._cache.loaded_segments())
+                  if self._cache.requested(segment.segment_id)]
         ids = {params.segment_id for params in loaded}
         with self._lock:
             entries = [dataclasses.asdict(params) for params in loaded] + [
@@ -95,32 +101,39 @@ class WorkingSet:
 
     def _restore(self) -> None:
         time.sleep(RESTORE_DELAY_SECONDS)
-        queued = 0
-        try:
-            for params in list(self._pending):
-                if self._still_exists(params):
-                    self._warmer.submit(params, 0)
-                    queued += 1
-        finally:
-            with self._lock:
-                self._pending = []  # queued (loaded if they fit) or gone
-        if queued:
+        pending = list(self._pending)
+        # Loading from the saved files needs no metadata worker, which may still be starting
+        # (serve starts every process at once): queue the loads first, check for collections
+        # deleted while we were down after. Waiting for the check first put the metadata
+        # worker's start on the path to the first answer.
+        for params in pending:
+            self._warmer.submit(params, 0, requested=False)
+        with self._lock:
+            # Queued: from here a reloaded segment is carried into the next start only if a
+            # request asks for it (record).
+            self._pending = []
+        if pending:
             log.info("reloading %d segment(s) this worker held before its restart, in the "
-                     "background (within the memory budget)", queued)
+                     "background (within the memory budget)", len(pending))
+        for params in pending:
+            if self._deleted(params):
+                log.info("segment %s: its collection was deleted while this worker was "
+                         "down; dropping it", params.segment_id)
+                self._cache.drop(params.segment_id)  # loaded or not, its folder is stale
 
-    def _still_exists(self, params: SegmentParams) -> bool:
-        """False for a collection deleted while we were down; waits for the metadata worker
-        to come up (it starts alongside us)."""
+    def _deleted(self, params: SegmentParams) -> bool:
+        """True for a collection deleted while we were down; waits for the metadata worker
+        to come up (it starts alongside us). Not answering is not deleted: keep it."""
         deadline = time.monotonic() + METADATA_WAIT_SECONDS
         while True:
             try:
                 self._client.count_records(params.collection_id, timeout=CHECK_TIMEOUT_SECONDS)
-                return True
-            except errors.NotFoundError:
                 return False
+            except errors.NotFoundError:
+                return True
             except errors.SegmentDBError as exc:
                 if time.monotonic() > deadline:
-                    log.info("working set: metadata worker not answering (%s); starting cold",
-                             exc)
+                    log.info("working set: metadata worker not answering (%s); keeping "
+                             "segment %s as loaded", exc, params.segment_id)
                     return False
                 time.sleep(0.1)

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import segmentdb
-from gateway.routing import rank_workers
+from gateway.routing import parse_workers, rank_workers
 
 DIMENSION = 16
 RECORDS = 3000  # <= EXACT_SEARCH_MAX: the worker answers exactly, so ids must match numpy's
@@ -59,6 +59,17 @@ def vector_workers(serve_pid: int, timeout: float = 30.0) -> dict[str, int]:
         if len(found) == 3 or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
+
+
+def routing_names(serve_pid: int) -> dict[str, str]:
+    """{address: name} the serve's gateway ranks its vector workers by (its --vector-workers)."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(serve_pid)],
+                         capture_output=True, text=True).stdout
+    for child in out.split():
+        argv = Path(f"/proc/{child}/cmdline").read_bytes().decode().split("\0")
+        if "gateway" in argv and "--vector-workers" in argv:
+            return parse_workers(argv[argv.index("--vector-workers") + 1])[1]
+    raise AssertionError(f"no gateway among the children of {serve_pid}")
 
 
 def vector_segment_id(data: Path, collection_id: str) -> str:
@@ -151,7 +162,8 @@ def _cluster(running):
     expected = [[ids[j] for j in np.argsort(row, kind="stable")[:K]] for row in distances]
     workers = vector_workers(running.process.pid)
     assert len(workers) == 3, running.log()
-    owner = rank_workers(vector_segment_id(running.path, collection_id), list(workers))[0]
+    owner = rank_workers(vector_segment_id(running.path, collection_id), list(workers),
+                         routing_names(running.process.pid))[0]
     yield running, collection_id, queries, expected, workers, owner
 
 

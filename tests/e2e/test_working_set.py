@@ -43,3 +43,103 @@ def test_a_restart_reloads_the_working_set_in_the_background(tmp_path, lifecycle
             assert "reloading 1 segment(s)" in again.log()
     finally:
         assert lifecycle.stop_service(again) == 0, again.log()
+
+
+def _wait_loaded(client, wanted: dict[str, int], timeout: float = 20) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        loaded = _loaded(client)
+        if all(loaded.get(cid) == count for cid, count in wanted.items()):
+            return loaded
+        time.sleep(0.1)
+    return _loaded(client)
+
+
+def test_a_reloaded_segment_nobody_asks_for_is_not_carried_into_the_next_start(tmp_path,
+                                                                               lifecycle):
+    # A copy only reloaded (a failover fallback's, once the owner is back) must not be
+    # reloaded by every start forever; one that a query used in the run is.
+    data = tmp_path / "data"
+    rng = np.random.default_rng(2)
+    running = lifecycle.start_service(data)
+    try:
+        with segmentdb.Client(running.address) as client:
+            ids = {}
+            for name in ("used", "unused"):
+                collection = client.create_collection(name)
+                collection.add(ids=[f"{name}{i}" for i in range(200)],
+                               embeddings=rng.random((200, 8), dtype=np.float32))
+                collection.query(query_embeddings=np.zeros((1, 8)), n_results=3)
+                ids[name] = str(collection.id)
+    finally:
+        assert lifecycle.stop_service(running) == 0, running.log()
+
+    second = lifecycle.start_service(data)
+    try:
+        with segmentdb.Client(second.address) as client:
+            loaded = _wait_loaded(client, {ids["used"]: 200, ids["unused"]: 200})
+            assert loaded.get(ids["used"]) == loaded.get(ids["unused"]) == 200, second.log()
+            client.get_collection("used").query(query_embeddings=np.zeros((1, 8)), n_results=3)
+    finally:
+        assert lifecycle.stop_service(second) == 0, second.log()
+
+    third = lifecycle.start_service(data)
+    try:
+        with segmentdb.Client(third.address) as client:
+            loaded = _wait_loaded(client, {ids["used"]: 200})
+            assert loaded.get(ids["used"]) == 200, third.log()[-3000:]
+            time.sleep(0.5)  # the unused one would have been queued with it
+            assert ids["unused"] not in _loaded(client), third.log()[-3000:]
+    finally:
+        assert lifecycle.stop_service(third) == 0, third.log()
+
+
+def test_a_collection_deleted_while_a_worker_was_down_is_dropped_with_its_folder(tmp_path,
+                                                                                lifecycle):
+    import shutil
+
+    data = tmp_path / "data"
+    rng = np.random.default_rng(3)
+    running = lifecycle.start_service(data)
+    try:
+        with segmentdb.Client(running.address) as client:
+            ids = {}
+            for name in ("kept", "gone"):
+                collection = client.create_collection(name)
+                collection.add(ids=[f"{name}{i}" for i in range(200)],
+                               embeddings=rng.random((200, 8), dtype=np.float32))
+                collection.query(query_embeddings=np.zeros((1, 8)), n_results=3)
+                ids[name] = str(collection.id)
+    finally:
+        assert lifecycle.stop_service(running) == 0, running.log()
+    # What a worker that was down during the delete still has: its working-set record and
+    # the segment's folder.
+    saved = tmp_path / "index-before-delete"
+    shutil.copytree(data / "index", saved)
+
+    second = lifecycle.start_service(data)
+    try:
+        with segmentdb.Client(second.address) as client:
+            client.delete_collection("gone")
+    finally:
+        assert lifecycle.stop_service(second) == 0, second.log()
+    stale = {path.name for path in saved.iterdir()} - {path.name for path in (data / "index").iterdir()}
+    assert stale, "deleting the collection removed nothing from index/"
+    for name in stale:
+        (shutil.copytree if (saved / name).is_dir() else shutil.copy)(saved / name, data / "index" / name)
+    for record in saved.glob(".working-set-*.json"):
+        shutil.copy(record, data / "index" / record.name)
+
+    third = lifecycle.start_service(data)
+    try:
+        with segmentdb.Client(third.address) as client:
+            loaded = _wait_loaded(client, {ids["kept"]: 200})
+            assert loaded.get(ids["kept"]) == 200, third.log()[-3000:]
+            deadline = time.monotonic() + 20
+            while any((data / "index" / name).exists() for name in stale) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not [name for name in stale if (data / "index" / name).exists()], third.log()
+            assert ids["gone"] not in _loaded(client)
+    finally:
+        assert lifecycle.stop_service(third) == 0, third.log()

@@ -25,7 +25,7 @@ import pytest
 import fault_processes as processes
 import segmentdb
 from fault_checks import verify
-from gateway.routing import rank_workers
+from gateway.routing import parse_workers, rank_workers
 from fault_oracle import read_collection
 from fault_writers import Record, Writer, expected_state
 
@@ -109,9 +109,9 @@ def _finish(writers: list[Writer], reader: Reader, stop: threading.Event) -> Non
 def _vector_worker_serving(serve_pid: int, data: Path, collection: str) -> str:
     """The role of the vector worker that rendezvous hashing picks for `collection`."""
     by_role = processes.roles(serve_pid)
-    addresses = processes.flag(by_role["gateway"], "--vector-workers").split(",")
+    addresses, names = parse_workers(processes.flag(by_role["gateway"], "--vector-workers"))
     segment = read_collection(data, collection).vector_segment_id
-    best = rank_workers(segment, addresses)[0]
+    best = rank_workers(segment, addresses, names)[0]
     for role, pid in by_role.items():
         if role.startswith("vector-worker") and processes.address(pid) == best:
             return role

@@ -28,10 +28,18 @@ def test_from_strings_parses_sizes_and_lists():
     assert config.max_batch_size == 500
 
 
+def test_named_workers_keep_their_names_for_routing():
+    config = GatewayConfig.from_strings(**strings(vector_workers="vw-1=unix:/t/1.sock,b:2"))
+    assert config.vector_worker_addresses == ("unix:/t/1.sock", "b:2")
+    assert config.vector_worker_names == {"unix:/t/1.sock": "vw-1", "b:2": "b:2"}
+
+
 @pytest.mark.parametrize("override, flag", [
     ({"metadata": ""}, "--metadata"),
     ({"vector_workers": ""}, "--vector-workers"),
     ({"vector_workers": "a:1,a:1"}, "--vector-workers"),
+    ({"vector_workers": "w=a:1,w=b:2"}, "--vector-workers: each worker name"),
+    ({"vector_workers": "w=,b:2"}, "--vector-workers"),
     ({"port": "http"}, "--port"),
     ({"port": "70000"}, "--port"),
     ({"max_message_size": "big"}, "--max-message-size"),

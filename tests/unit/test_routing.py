@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from gateway.routing import preferred_worker, rank_workers, score
+from gateway.routing import parse_workers, preferred_worker, rank_workers, score
 
 WORKERS = ["10.0.0.1:7001", "10.0.0.2:7001", "10.0.0.3:7001"]
 SEGMENTS = [str(uuid.UUID(int=i * 7919 + 1)) for i in range(3000)]
@@ -79,3 +79,30 @@ def test_adding_a_worker_takes_about_a_quarter():
 def test_no_workers_is_an_error():
     with pytest.raises(ValueError):
         preferred_worker("seg", [])
+
+
+def test_named_workers_are_ranked_by_name_not_address():
+    # serve's sockets move to a new temp folder every start; the owner must not move.
+    first = {"unix:/tmp/a1/vw-1.sock": "vector-worker-1", "unix:/tmp/a1/vw-2.sock": "vector-worker-2"}
+    again = {"unix:/tmp/b7/vw-1.sock": "vector-worker-1", "unix:/tmp/b7/vw-2.sock": "vector-worker-2"}
+    moved_by_address = 0
+    for segment in SEGMENTS[:300]:
+        before = first[rank_workers(segment, list(first), first)[0]]
+        after = again[rank_workers(segment, list(again), again)[0]]
+        assert before == after
+        moved_by_address += (first[rank_workers(segment, list(first))[0]]
+                             != again[rank_workers(segment, list(again))[0]])
+    assert moved_by_address > 50  # what hashing the addresses did: about half moved
+
+
+def test_parse_workers_reads_names_and_plain_addresses():
+    addresses, names = parse_workers(" vw-1=unix:/tmp/x/a.sock, 10.0.0.2:7001 ,"
+                                     "unix:/tmp/odd=name.sock")
+    assert addresses == ("unix:/tmp/x/a.sock", "10.0.0.2:7001", "unix:/tmp/odd=name.sock")
+    assert names == {"unix:/tmp/x/a.sock": "vw-1", "10.0.0.2:7001": "10.0.0.2:7001",
+                     "unix:/tmp/odd=name.sock": "unix:/tmp/odd=name.sock"}
+
+
+def test_a_name_without_an_address_is_refused():
+    with pytest.raises(ValueError, match="--vector-workers: 'vw-1=' names a worker"):
+        parse_workers("vw-1=")
