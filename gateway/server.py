@@ -118,11 +118,8 @@ def build_servers(config: GatewayConfig) -> tuple[serving.Served, WorkerClients,
         raise
     api = None
     if config.http_port is not None:
-        from gateway.http.routes import Servicers  # starlette only when the API is on
-
         try:
-            api = HttpApi(config, Servicers(system, tenancy, collections, records, admin),
-                          auth)
+            api = HttpApi(config, (system, tenancy, collections, records, admin), auth)
         except OSError as exc:
             served.server.stop(0)
             workers.close()
@@ -133,19 +130,37 @@ def build_servers(config: GatewayConfig) -> tuple[serving.Served, WorkerClients,
 
 
 class HttpApi:
-    """Chroma's HTTP API v2 (gateway.http), bound at construction."""
+    """Chroma's HTTP API v2 (gateway.http): its socket bound at construction, starlette and
+    uvicorn imported and started by start() (gateway.http.listen says why)."""
 
-    def __init__(self, config: GatewayConfig, servicers, auth: Optional[AuthInterceptor]):
-        from gateway.http import server as http_server
+    def __init__(self, config: GatewayConfig, servicers: tuple,
+                 auth: Optional[AuthInterceptor]):
+        from gateway.http.listen import bind
 
-        sock = http_server.bind(config.http_host, config.http_port)
-        app = http_server.build_app(servicers, allow_reset=config.allow_reset,
-                                    max_body_bytes=config.max_message_bytes, auth=auth)
-        self.server = http_server.HttpServer(app, sock, config.tls, config.shutdown_grace)
-        self.port = self.server.port
+        self._config, self._servicers, self._auth = config, servicers, auth
+        self._sock = bind(config.http_host, config.http_port)
+        self.port = self._sock.getsockname()[1]
+        self.server = None
 
     def start(self) -> None:
+        from gateway.http import server as http_server
+        from gateway.http.routes import Servicers
+
+        config = self._config
+        app = http_server.build_app(Servicers(*self._servicers), allow_reset=config.allow_reset,
+                                    max_body_bytes=config.max_message_bytes, auth=self._auth)
+        self.server = http_server.HttpServer(app, self._sock, config.tls, config.shutdown_grace)
         self.server.start()
+
+    def begin_stop(self, *_args) -> None:
+        if self.server is not None:
+            self.server.begin_stop()
+
+    def stop(self, timeout: float) -> None:
+        if self.server is not None:
+            self.server.stop(timeout)
+        else:
+            self._sock.close()
 
 
 def serve(config: GatewayConfig) -> None:
@@ -166,8 +181,6 @@ def serve(config: GatewayConfig) -> None:
         served.server.stop(0)
         workers.close()
         sys.exit(1)
-    if api is not None:
-        api.start()  # after metrics.enable: its first request is counted
     log.info("gateway serving on %s:%d (metadata %s, vector workers %s; %s, %s)%s", config.host,
              served.port, config.metadata_address, ",".join(config.vector_worker_addresses),
              "bearer tokens required" if config.auth_tokens_file else "no authentication",
@@ -183,17 +196,21 @@ def serve(config: GatewayConfig) -> None:
     extra = {"http_port": api.port} if api is not None else {}
     # last: tests read the log then
     serving.write_port_file(config.port_file, served.port, metrics_port, **extra)
+    if api is not None:
+        # After the port file (gateway.http.listen: its import is off the path to the first
+        # gRPC answer) and after metrics.enable (its first request is counted).
+        api.start()
 
     def stop_http() -> None:
         if api is not None:
-            api.server.stop(config.shutdown_grace + 5)
+            api.stop(config.shutdown_grace + 5)
 
     def on_stop() -> None:
         stop_http()
         workers.close()
 
     serving.wait_for_signal(served, on_stop=on_stop, grace=config.shutdown_grace,
-                            on_signal=api.server.begin_stop if api is not None else None)
+                            on_signal=api.begin_stop if api is not None else None)
     log.info("gateway stopped")
 
 

@@ -19,7 +19,6 @@ import os
 import sys
 from typing import Optional
 
-from segmentdb import cli_admin, cli_backup, cli_chroma_import, cli_maintenance, cli_transfer
 from segmentdb.version import __version__
 
 # Subcommands whose flags belong to another package: `segmentdb gateway ...` calls
@@ -66,7 +65,14 @@ SERVE_SETTINGS = {
 
 
 # Modules adding subcommands: each has EXAMPLES, SUMMARIES, add_commands(subparsers), run(args).
-TOOL_MODULES = (cli_admin, cli_backup, cli_chroma_import, cli_maintenance, cli_transfer)
+# Imported only to parse a tool's command line: serve starts every child through this module,
+# and four children importing all five cost ~60 ms of CPU on the path to the first answer.
+TOOL_MODULE_NAMES = ("segmentdb.cli_admin", "segmentdb.cli_backup", "segmentdb.cli_chroma_import",
+                     "segmentdb.cli_maintenance", "segmentdb.cli_transfer")
+
+
+def tool_modules() -> tuple:
+    return tuple(importlib.import_module(name) for name in TOOL_MODULE_NAMES)
 
 
 class CommandError(Exception):
@@ -79,7 +85,7 @@ def _top_level_epilog() -> str:
     for name, (_module, summary, example) in PROCESS_COMMANDS.items():
         lines.append(f"  {name:<16} {summary}")
         lines.append(f"                   e.g. {example}")
-    for module in TOOL_MODULES:
+    for module in tool_modules():
         for name, example in module.EXAMPLES.items():
             lines.append(f"  {name:<16} {module.SUMMARIES[name]}")
             lines.append(f"                   e.g. {example}")
@@ -87,7 +93,9 @@ def _top_level_epilog() -> str:
     return "\n".join(lines)
 
 
-def build_parser(environ: Optional[dict] = None) -> argparse.ArgumentParser:
+def build_parser(environ: Optional[dict] = None, tools: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; `tools=False` leaves out the tool commands (serve's own
+    parse: the supervisor spawns nothing until it is done)."""
     parser = argparse.ArgumentParser(
         prog="segmentdb",
         description="segmentdb: a Chroma-style vector database served over gRPC.",
@@ -98,7 +106,7 @@ def build_parser(environ: Optional[dict] = None) -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(commands, os.environ if environ is None else environ)
-    for module in TOOL_MODULES:
+    for module in tool_modules() if tools else ():
         module.add_commands(commands)
     for name, (_module, summary, _example) in PROCESS_COMMANDS.items():
         # Placeholders for the listing; the real parsing is the package's own main().
@@ -301,10 +309,11 @@ def main(argv: Optional[list[str]] = None) -> int:
             from segmentdb.config_file import layered_environ
 
             environ = layered_environ(argv[index + 1:], "serve", SERVE_SETTINGS)
-        args = build_parser(environ).parse_args(argv)
+        serving = index < len(argv) and argv[index] == "serve"
+        args = build_parser(environ, tools=not serving).parse_args(argv)
         if args.command == "serve":
             return _run_serve(args)
-        for module in TOOL_MODULES:
+        for module in tool_modules():
             if args.command in module.EXAMPLES:
                 return module.run(args)
         build_parser().print_help(sys.stderr)

@@ -1,9 +1,10 @@
 """Run the Chroma HTTP API (starlette on uvicorn) inside the gateway process, on its own
 thread and event loop, beside the gRPC server.
 
-The socket is bound here, on the caller's thread, before uvicorn starts: a port in use fails
-the gateway's start with a clear message instead of a log line from a background thread, and
-an `auto` port (any free one) is known at once for the port file. The gateway's public TLS
+The socket is bound first (gateway.http.listen, on the caller's thread, before this module
+and starlette are even imported): a port in use fails the gateway's start with a clear
+message instead of a log line from a background thread, and an `auto` port (any free one)
+is known at once for the port file. The gateway's public TLS
 settings (--tls-cert/--tls-key/--tls-client-ca) apply to this port too.
 """
 
@@ -46,25 +47,6 @@ def build_app(servicers: Servicers, *, allow_reset: bool, max_body_bytes: int,
                              "message": message}, status)
 
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port (0 = any free port); raises OSError."""
-    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on connections whose socket says
-    # so, and without it every response on a kept-alive connection waits ~40 ms (Nagle
-    # holding the body behind the headers until the client's delayed ACK).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted ones inherit it
-        sock.bind((host.strip("[]"), port))
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
 
 
 class HttpServer:

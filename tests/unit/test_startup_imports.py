@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+from segmentdb import cli
+
 HEAVY = ["grpc", "numpy", "google.protobuf", "sqlite3", "hnswlib", "segmentdb.client"]
 
 
@@ -22,12 +24,22 @@ def test_serve_reaches_its_children_without_heavy_imports(tmp_path):
     # vector_worker_budget).
     loaded = _modules_after(f"""
 from segmentdb import cli, supervisor
-args = cli.build_parser().parse_args(["serve", "--path", {str(tmp_path)!r}])
+args = cli.build_parser(tools=False).parse_args(["serve", "--path", {str(tmp_path)!r}])
 config = supervisor.ServeConfig(path=args.path)
 supervisor.check_folder_not_served(args.path)
 supervisor.vector_worker_budget(config)
 """)
     assert loaded == []
+
+
+def test_the_cli_imports_the_tool_commands_only_to_run_one():
+    # serve and each of its children (`python -m segmentdb.cli vector-worker ...`) import
+    # segmentdb.cli; the tool commands' modules are for `segmentdb stats`, `backup`, ...
+    probe = ("import sys\nfrom segmentdb import cli\n"
+             "print(sorted(m for m in sys.modules if m.startswith('segmentdb.cli_')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert {name.split(".")[-1] for name in cli.TOOL_MODULE_NAMES} >= {"cli_admin", "cli_backup"}
 
 
 def test_sdk_names_resolve_on_first_use():
@@ -75,3 +87,13 @@ print(json.dumps([m for m in {MODEL_RUNTIME!r} if m in sys.modules]))
 """
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_gateway_binds_the_http_port_before_importing_starlette():
+    # gateway.server.HttpApi binds (port known for the port file) with gateway.http.listen;
+    # starlette and uvicorn (~45 ms) are imported by HttpApi.start(), after the port file.
+    probe = ("import sys, gateway.server\nfrom gateway.http.listen import bind\n"
+             "sock = bind('127.0.0.1', 0)\nsock.close()\n"
+             "print(sorted(m for m in ('starlette', 'uvicorn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
