@@ -50,6 +50,12 @@ def message_options(max_message_bytes: int) -> list[tuple[str, int]]:
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.max_receive_message_length", max_message_bytes),
         *KEEPALIVE_OPTIONS,
+        # HTTP/2 flow control: a 10%-filter query sends 80 KB of labels twice, and at the
+        # default 64 KB stream window each message waited for a WINDOW_UPDATE (extra wakeups
+        # on both ends). A larger window and frames: 10% filter at 100k, 3 interleaved A/B
+        # runs, CPU per query summed over the processes 9.36/8.34/9.26 -> 9.12/8.08/5.79 ms.
+        ("grpc.http2.lookahead_bytes", 8 << 20),
+        ("grpc.http2.max_frame_size", 4 << 20),
     ]
 
 
