@@ -152,7 +152,7 @@ class HttpApi:
         self.server = http_server.HttpServer(app, self._sock, config.tls, config.shutdown_grace)
         self.server.start()
 
-    def begin_stop(self, *_args) -> None:
+    def begin_stop(self) -> None:
         if self.server is not None:
             self.server.begin_stop()
 

@@ -35,18 +35,23 @@ FIRST_WINDOW_SECONDS = 5.0
 # ------------------------------------------------------------ helpers
 
 
+def _children_argv(serve_pid: int):
+    """The command line (argv list) of each living child of `serve`."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(serve_pid)],
+                         capture_output=True, text=True).stdout
+    for child in out.split():
+        try:
+            yield Path(f"/proc/{child}/cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue  # exited meanwhile
+
+
 def vector_workers(serve_pid: int, timeout: float = 30.0) -> dict[str, int]:
     """{address: pid} of the serve's vector workers, from their port files."""
     deadline = time.monotonic() + timeout
     while True:
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(serve_pid)],
-                             capture_output=True, text=True).stdout
         found: dict[str, int] = {}
-        for child in out.split():
-            try:
-                argv = Path(f"/proc/{child}/cmdline").read_bytes().decode().split("\0")
-            except OSError:
-                continue  # exited meanwhile
+        for argv in _children_argv(serve_pid):
             if "vector-worker" not in argv or "--port-file" not in argv:
                 continue
             port_file = argv[argv.index("--port-file") + 1]
@@ -63,10 +68,7 @@ def vector_workers(serve_pid: int, timeout: float = 30.0) -> dict[str, int]:
 
 def routing_names(serve_pid: int) -> dict[str, str]:
     """{address: name} the serve's gateway ranks its vector workers by (its --vector-workers)."""
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(serve_pid)],
-                         capture_output=True, text=True).stdout
-    for child in out.split():
-        argv = Path(f"/proc/{child}/cmdline").read_bytes().decode().split("\0")
+    for argv in _children_argv(serve_pid):
         if "gateway" in argv and "--vector-workers" in argv:
             return parse_workers(argv[argv.index("--vector-workers") + 1])[1]
     raise AssertionError(f"no gateway among the children of {serve_pid}")

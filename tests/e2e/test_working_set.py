@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import numpy as np
@@ -14,6 +15,37 @@ def _loaded(client) -> dict[str, int]:
     """collection id -> live count of every loaded segment, on any worker."""
     return {segment["collection_id"]: segment["live_count"]
             for worker in client.stats()["workers"] for segment in worker["segments"]}
+
+
+def _wait_loaded(client, wanted: dict[str, int], timeout: float = 20) -> dict[str, int]:
+    """_loaded once every collection in `wanted` has its live count loaded (or at timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        loaded = _loaded(client)
+        if all(loaded.get(cid) == count for cid, count in wanted.items()):
+            return loaded
+        time.sleep(0.1)
+    return _loaded(client)
+
+
+def _serve_queried_collections(lifecycle, data, names: tuple[str, ...],
+                               seed: int) -> dict[str, str]:
+    """One run of the service: each named collection gets 200 records and a query (so it
+    is in its worker's working set at the stop). Returns name -> collection id."""
+    rng = np.random.default_rng(seed)
+    running = lifecycle.start_service(data)
+    try:
+        with segmentdb.Client(running.address) as client:
+            ids = {}
+            for name in names:
+                collection = client.create_collection(name)
+                collection.add(ids=[f"{name}{i}" for i in range(200)],
+                               embeddings=rng.random((200, 8), dtype=np.float32))
+                collection.query(query_embeddings=np.zeros((1, 8)), n_results=3)
+                ids[name] = str(collection.id)
+    finally:
+        assert lifecycle.stop_service(running) == 0, running.log()
+    return ids
 
 
 def test_a_restart_reloads_the_working_set_in_the_background(tmp_path, lifecycle):
@@ -33,11 +65,8 @@ def test_a_restart_reloads_the_working_set_in_the_background(tmp_path, lifecycle
     again = lifecycle.start_service(data)
     try:
         with segmentdb.Client(again.address) as client:
-            deadline = time.monotonic() + 20
-            while _loaded(client).get(hot_id) != 300 and time.monotonic() < deadline:
-                time.sleep(0.1)
             # Loaded without a single query since the restart: no hit or miss counted.
-            assert _loaded(client).get(hot_id) == 300, again.log()[-3000:]
+            assert _wait_loaded(client, {hot_id: 300}).get(hot_id) == 300, again.log()[-3000:]
             workers = client.stats()["workers"]
             assert sum(w["hits"] + w["misses"] for w in workers) == 0
             assert "reloading 1 segment(s)" in again.log()
@@ -45,34 +74,12 @@ def test_a_restart_reloads_the_working_set_in_the_background(tmp_path, lifecycle
         assert lifecycle.stop_service(again) == 0, again.log()
 
 
-def _wait_loaded(client, wanted: dict[str, int], timeout: float = 20) -> dict[str, int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        loaded = _loaded(client)
-        if all(loaded.get(cid) == count for cid, count in wanted.items()):
-            return loaded
-        time.sleep(0.1)
-    return _loaded(client)
-
-
 def test_a_reloaded_segment_nobody_asks_for_is_not_carried_into_the_next_start(tmp_path,
                                                                                lifecycle):
     # A copy only reloaded (a failover fallback's, once the owner is back) must not be
     # reloaded by every start forever; one that a query used in the run is.
     data = tmp_path / "data"
-    rng = np.random.default_rng(2)
-    running = lifecycle.start_service(data)
-    try:
-        with segmentdb.Client(running.address) as client:
-            ids = {}
-            for name in ("used", "unused"):
-                collection = client.create_collection(name)
-                collection.add(ids=[f"{name}{i}" for i in range(200)],
-                               embeddings=rng.random((200, 8), dtype=np.float32))
-                collection.query(query_embeddings=np.zeros((1, 8)), n_results=3)
-                ids[name] = str(collection.id)
-    finally:
-        assert lifecycle.stop_service(running) == 0, running.log()
+    ids = _serve_queried_collections(lifecycle, data, ("used", "unused"), seed=2)
 
     second = lifecycle.start_service(data)
     try:
@@ -96,22 +103,8 @@ def test_a_reloaded_segment_nobody_asks_for_is_not_carried_into_the_next_start(t
 
 def test_a_collection_deleted_while_a_worker_was_down_is_dropped_with_its_folder(tmp_path,
                                                                                 lifecycle):
-    import shutil
-
     data = tmp_path / "data"
-    rng = np.random.default_rng(3)
-    running = lifecycle.start_service(data)
-    try:
-        with segmentdb.Client(running.address) as client:
-            ids = {}
-            for name in ("kept", "gone"):
-                collection = client.create_collection(name)
-                collection.add(ids=[f"{name}{i}" for i in range(200)],
-                               embeddings=rng.random((200, 8), dtype=np.float32))
-                collection.query(query_embeddings=np.zeros((1, 8)), n_results=3)
-                ids[name] = str(collection.id)
-    finally:
-        assert lifecycle.stop_service(running) == 0, running.log()
+    ids = _serve_queried_collections(lifecycle, data, ("kept", "gone"), seed=3)
     # What a worker that was down during the delete still has: its working-set record and
     # the segment's folder.
     saved = tmp_path / "index-before-delete"
